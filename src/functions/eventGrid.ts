@@ -1,0 +1,2 @@
+// Registers its functions on import; filled in by the module's owner.
+export {};
