@@ -105,3 +105,6 @@ export function instanceIdOf(releaseKey: string, endpoint: string): string {
 
 /** Entity name of the per-endpoint release ledger; the entity key is the endpoint name. */
 export const endpointEntityName = 'endpointLedger';
+
+/** Name of the release orchestration that intake starts, one instance per release key. */
+export const releaseOrchestratorName = 'releaseOrchestrator';
