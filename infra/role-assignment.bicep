@@ -1,4 +1,6 @@
-// Assigns a list of built-in roles to one principal on one resource in this resource group.
+// Assigns a list of built-in roles to one principal at the scope of the resource group that holds
+// the resource. NOTE: resource group scope is broader than the resource itself; narrow it with an
+// `existing` resource of the concrete type where the group holds more than this resource.
 param principalId string
 param resourceId string
 param roleIds array
