@@ -1,2 +1,3 @@
-// Registers its functions on import; filled in by the module's owner.
-export {};
+// Registers the orchestrators and entities of the release pipeline on import.
+import './releaseOrchestrator';
+import '../src/entities/endpointLedger';

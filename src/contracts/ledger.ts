@@ -18,6 +18,8 @@ export interface LedgerRelease {
   phase: ReleasePhase;
   updatedAt: string;
   reason?: string;
+  /** Release id of the newer request that replaced this one, when its phase is Superseded. */
+  supersededBy?: string;
 }
 
 /**
@@ -42,9 +44,15 @@ export interface EndpointLedgerState {
 
 /** Operation names of the endpointLedger entity. */
 export const ledgerOperations = {
-  /** Input ReleaseRequest. Returns { granted: true } or { granted: false, position }. */
+  /**
+   * Input ReleaseRequest. Returns { granted: true } or { granted: false, position }, or
+   * { granted: false, superseded: true, supersededBy, position: 0 } when a newer request replaced it.
+   */
   acquire: 'acquire',
-  /** Input { releaseId, phase, reason? }. Frees the endpoint when the phase is terminal. */
+  /**
+   * Input { releaseId, phase, reason? }. Frees the endpoint when the phase is terminal and
+   * returns { next?: { releaseId } }, the waiting release that now holds the endpoint.
+   */
   update: 'update',
   /** Input { releaseId, digest }. */
   recordBuild: 'recordBuild',
