@@ -27,6 +27,10 @@ export interface ReleaseTarget {
   traffic: { provider: TrafficProviderName; routeName: string; gateway?: string };
   /** Model directory settings for mount mode (AZUREML_MODEL_DIR and the model's storage URI). */
   model?: { name: string; version: string; storageUri?: string };
+  /** Pods of the canary Deployment for weight-based providers; 1 when absent. replica-ratio derives counts from the weight. */
+  canaryReplicas?: number;
+  /** HTTP probe paths of the model server; the Open Inference Protocol paths (/v2/health/ready, /v2/health/live) when absent. */
+  probes?: { readinessPath: string; livenessPath: string; startupSeconds: number };
 }
 
 /** Labels that tie every object the pipeline writes to its endpoint and release. */
