@@ -55,6 +55,7 @@ export const settingSpecs = {
   ENTRA_ISSUER: { schema: optionalText, form: 'token issuer URL', example: 'https://login.microsoftonline.com/<tenant>/v2.0', description: 'Expected iss claim of bearer tokens.' },
   ENTRA_AUDIENCE: { schema: optionalText, form: 'application id URI or client id', example: 'api://aks-model-release', description: 'Expected aud claim of bearer tokens.' },
   ENTRA_JWKS_URI: { schema: url.optional(), form: 'URL of the tenant signing keys', example: 'https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys', description: 'Published signing keys used to verify bearer tokens.' },
+  WEBSITE_AUTH_ENABLED: { schema: z.string().regex(/^(true|false)$/i).transform((v) => v.toLowerCase() === 'true').default(false), form: '"true" or "false" (App Service sets it)', example: 'false', description: 'True when App Service Authentication runs in front of the app; only then does the release API trust the X-MS-CLIENT-PRINCIPAL headers.' },
   LOG_LEVEL: { schema: z.enum(['debug', 'info', 'warn', 'error']).default('info'), form: 'debug, info, warn or error', example: 'info', description: 'Lowest level written to the log.' },
   DRY_RUN: { schema: bool.default(false), form: '"true" or "false"', example: 'false', description: 'Log cluster and Azure changes instead of making them.' },
 } satisfies Record<string, SettingSpec>;
@@ -91,6 +92,11 @@ export function parseSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const basicPassword = Boolean(env.AZURE_DEVOPS_BASIC_AUTH_PASSWORD);
   if (basicUser !== basicPassword) {
     problems.push('  - AZURE_DEVOPS_BASIC_AUTH_USER and AZURE_DEVOPS_BASIC_AUTH_PASSWORD must be set together or not at all');
+  }
+
+  const entra = ['ENTRA_ISSUER', 'ENTRA_AUDIENCE', 'ENTRA_JWKS_URI'].filter((name) => Boolean(env[name]));
+  if (entra.length > 0 && entra.length < 3) {
+    problems.push(`  - ENTRA_ISSUER, ENTRA_AUDIENCE and ENTRA_JWKS_URI must be set together or not at all (set: ${entra.join(', ')})`);
   }
 
   if (problems.length > 0) {
