@@ -201,6 +201,20 @@ export class KubeClient {
     }
   }
 
+  /**
+   * Sends a strategic merge patch (application/strategic-merge-patch+json),
+   * which merges lists such as containers by their key, for built-in kinds only.
+   */
+  async strategicMergePatch<T extends KubernetesObject>(ref: ObjectRef, patch: Record<string, unknown>, options: WriteOptions = {}): Promise<T> {
+    this.logWrite('strategic-merge-patch', ref);
+    const body = { ...patch, apiVersion: ref.apiVersion, kind: ref.kind, metadata: { ...asRecord(patch.metadata), name: ref.name, namespace: ref.namespace } };
+    try {
+      return await this.api.patch<T>(body as unknown as T, undefined, this.dryRun(options), fieldManager, undefined, PatchStrategy.StrategicMergePatch);
+    } catch (error) {
+      throw classifyKubeError(error, 'strategic-merge-patch', ref);
+    }
+  }
+
   /** Deletes an object with background propagation; returns false when it did not exist. */
   async delete(ref: ObjectRef, options: WriteOptions = {}): Promise<boolean> {
     this.logWrite('delete', ref);
