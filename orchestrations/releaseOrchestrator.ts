@@ -15,6 +15,7 @@ function* runRelease(run: ReleaseRun): Step<void> {
   const plan = yield* planRelease(run);
   if (!plan) return;
   if (!(yield* waitForTurn(run, plan))) return;
+  if (yield* abortedBeforeDeploy(run)) return;
 
   if (!(yield* validateRelease(run, plan))) return;
   if (yield* abortedBeforeDeploy(run)) return;

@@ -55,6 +55,10 @@ function* deployCanary(run: ReleaseRun, plan: ReleasePlan, image: string): Step<
 
 /** Sets the weight of one step, bakes, analyses and records the result in status. */
 function* runStep(run: ReleaseRun, plan: ReleasePlan, step: number, weight: number): Step<StepDecision | CanaryOutcome> {
+  // An action that arrived while the previous step was analysed acts before traffic moves again.
+  const early = run.acceptedAction();
+  if (early) return outcomeOfAction(early);
+
   yield* callActivity(run.context, clusterActivities.setTrafficWeight, { target: plan.target, canaryWeight: weight });
   run.setStatus({ canaryWeight: weight, step });
   yield* run.publish('step');

@@ -48,7 +48,7 @@ export function* waitForTurn(run: ReleaseRun, plan: ReleasePlan): Step<boolean> 
 
 /** Ends the release as RolledBack when a person aborted it before anything was deployed. */
 export function* abortedBeforeDeploy(run: ReleaseRun): Step<boolean> {
-  const action = run.acceptedAction();
+  const action = yield* run.poll();
   if (!action) return false;
   yield* run.signal('abort', `aborted by ${actorText(action)} in phase ${run.phase} before anything was deployed`);
   return true;

@@ -144,6 +144,21 @@ export class ReleaseRun {
   }
 
   /**
+   * Returns an allowed action that arrived so far, including one that the
+   * library buffered because no wait for its name existed yet. Buffered
+   * events reach a wait only when it is yielded, so this yields the inbox
+   * against a timer that is already due.
+   */
+  *poll(): Step<ReleaseActionEvent | undefined> {
+    const early = this.acceptedAction();
+    if (early) return early;
+    const timer = timerAfter(this.context, 0);
+    const winner: unknown = yield this.context.df.Task.any([timer, ...this.inbox.arm()]);
+    if (winner !== timer) timer.cancel();
+    return this.acceptedAction();
+  }
+
+  /**
    * Waits `seconds` unless an allowed manual action (or, with `turn`, the
    * ledger's hand-over) arrives first. The losing timer is cancelled.
    */

@@ -1,4 +1,5 @@
 import type { AuditEntry, EndpointLedgerState, LedgerRelease } from '../contracts/ledger';
+import { ledgerOperations } from '../contracts/ledger';
 import type { ReleasePhase } from '../contracts/phases';
 import { terminalPhases } from '../contracts/phases';
 import type { ReleaseRequest } from '../contracts/release';
@@ -132,9 +133,31 @@ export function recordRegistryPush(state: EndpointLedgerState, input: { digest: 
   return { releaseId };
 }
 
-export { addAudit as audit };
 
 /** Every release the ledger knows, current first, for list queries. */
 export function allReleases(state: EndpointLedgerState): LedgerRelease[] {
   return [...(state.running ? [state.running] : []), ...state.queue, ...state.history];
+}
+
+/**
+ * Runs one operation on the ledger state and returns its result. Entity
+ * operations run once each, not under replay, so the wall clock is safe here.
+ */
+export function applyLedgerOperation(state: EndpointLedgerState, operation: string, input: unknown, now: string): unknown {
+  switch (operation) {
+    case ledgerOperations.acquire:
+      return acquire(state, input as ReleaseRequest, now);
+    case ledgerOperations.update:
+      return update(state, input as UpdateInput, now);
+    case ledgerOperations.recordBuild:
+      recordBuild(state, input as { releaseId: string; digest: string });
+      return null;
+    case ledgerOperations.recordRegistryPush:
+      return recordRegistryPush(state, input as { digest: string; tag?: string; deliveryId: string }, now);
+    case ledgerOperations.audit:
+      addAudit(state, input as AuditEntry);
+      return null;
+    default:
+      throw new Error(`endpointLedger has no operation "${operation}": expected one of ${Object.values(ledgerOperations).join(', ')}`);
+  }
 }
