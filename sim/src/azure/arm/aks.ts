@@ -260,12 +260,13 @@ export class AksProvider {
       tags: cluster.tags,
       sku: { name: 'Base', tier: 'Standard' },
       identity: { type: 'SystemAssigned', principalId: cluster.principalId, tenantId: this.options.guard.authority.principal.tenantId },
-      properties: { ...cluster.properties, agentPoolProfiles: [...cluster.pools.values()].map((p) => ({ name: p.name, ...p.properties })) },
+      properties: structuredClone({ ...cluster.properties, agentPoolProfiles: [...cluster.pools.values()].map((p) => ({ name: p.name, ...p.properties })) }),
     };
   }
 
   private poolJson(cluster: ClusterState, pool: PoolState): Record<string, unknown> {
-    return { id: `${this.clusterId(cluster)}/agentPools/${pool.name}`, name: pool.name, type: 'Microsoft.ContainerService/managedClusters/agentPools', properties: pool.properties };
+    // A copy, so a response reports the state at the time of the request even if the operation finishes first.
+    return { id: `${this.clusterId(cluster)}/agentPools/${pool.name}`, name: pool.name, type: 'Microsoft.ContainerService/managedClusters/agentPools', properties: structuredClone(pool.properties) };
   }
 }
 
