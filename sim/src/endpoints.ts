@@ -32,6 +32,10 @@ export interface SimEndpoints {
   prometheus: { url: string };
   /** Traffic generator: metrics, and the control API that chooses scenarios per deployment. */
   traffic: { url: string };
+  /** Plain-HTTP control API of the Azure simulators (inject builds, models, scheduled events). */
+  azureControl?: { url: string };
+  /** Absolute state directory of this sim run. */
+  stateDir?: string;
 }
 
 /** Default state directory of sim, relative to the repository root. */

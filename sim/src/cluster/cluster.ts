@@ -44,7 +44,8 @@ export interface SimCluster {
   stop(): Promise<void>;
 }
 
-export const defaultClusterName = 'aks-mlops-sim';
+/** kwokctl cluster name; the AKS simulator serves a managed cluster of the same name. */
+export const defaultClusterName = 'aks-inference';
 
 /**
  * Starts a kwok cluster with kwokctl's binary runtime on 127.0.0.1, from

@@ -36,7 +36,7 @@ export function defaultNodePools(): NodePoolSpec[] {
   return [
     { name: 'system', mode: 'System', vmSize: 'Standard_D4ds_v5', priority: 'Regular', count: 1, cpu: 4, memoryGi: 16, gpu: 0, zones: [1, 2, 3], taints: [] },
     { name: 'gpu', mode: 'User', vmSize: 'Standard_NC4as_T4_v3', priority: 'Regular', count: 2, cpu: 4, memoryGi: 28, gpu: 1, zones: [1, 2, 3], taints: [gpuTaint] },
-    { name: 'spotgpu', mode: 'User', vmSize: 'Standard_NC4as_T4_v3', priority: 'Spot', count: 2, cpu: 4, memoryGi: 28, gpu: 1, zones: [1, 2, 3], taints: [gpuTaint] },
+    { name: 'gpuspot', mode: 'User', vmSize: 'Standard_NC4as_T4_v3', priority: 'Spot', count: 2, cpu: 4, memoryGi: 28, gpu: 1, zones: [1, 2, 3], taints: [gpuTaint] },
   ];
 }
 
@@ -68,7 +68,8 @@ export interface NodeIdentity {
 export const defaultNodeIdentity: NodeIdentity = {
   clusterId: '31415926',
   subscriptionId: '00000000-0000-0000-0000-000000000000',
-  nodeResourceGroup: `MC_rg-mlops-sim_aks-mlops-sim_${simRegion}`,
+  // Matches the resource group and cluster that the AKS simulator serves by default.
+  nodeResourceGroup: `MC_aks-rg_aks-inference_${simRegion}`,
 };
 
 /**
@@ -132,18 +133,8 @@ export function nodeManifest(pool: NodePoolSpec, index: number, identity: NodeId
     status: {
       capacity,
       allocatable,
-      nodeInfo: {
-        architecture: 'amd64',
-        operatingSystem: 'linux',
-        osImage: 'Ubuntu 22.04.5 LTS',
-        kubeletVersion: 'kwok',
-        kubeProxyVersion: 'kwok',
-        containerRuntimeVersion: 'kwok',
-        kernelVersion: 'kwok',
-        bootID: '',
-        machineID: '',
-        systemUUID: '',
-      },
+      // kwok fills the versions it leaves out here with its own.
+      nodeInfo: { architecture: 'amd64', operatingSystem: 'linux', osImage: 'Ubuntu 22.04.5 LTS' } as NonNullable<V1Node['status']>['nodeInfo'],
     },
   };
 }
