@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +160,16 @@ describe('AKS simulator', () => {
     const run = await runClient(fixture, 'aksScale', { pool: 'system', count: 2 });
 
     expect(run.error?.message).toContain('kwok refused the nodes');
+  });
+
+  test('spot pool carries the corpus spot fields', async () => {
+    const sample = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'aks', 'spot-agentpool.aks-docs.json'), 'utf8')) as Record<string, unknown>;
+    const response = await send(poolUrl('gpuspot'), { headers: { authorization: `Bearer ${await armToken()}` }, ca: fixture.ca });
+    const properties = (response.json() as { properties: Record<string, unknown> }).properties;
+
+    for (const field of ['scaleSetPriority', 'scaleSetEvictionPolicy', 'spotMaxPrice', 'mode', 'osType']) expect(properties[field]).toEqual(sample[field]);
+    expect(properties.nodeLabels).toMatchObject(sample.nodeLabels as Record<string, string>);
+    expect(properties.nodeTaints).toEqual(expect.arrayContaining(sample.nodeTaints as string[]));
   });
 
   test('negative pool count gets 400', async () => {
