@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { HttpRequest } from '@azure/functions';
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import type { JWK } from 'jose' with { 'resolution-mode': 'import' };
 
 import type { EndpointLedgerState, LedgerRelease } from '../../src/contracts/ledger';
 import type { ReleaseActionEvent } from '../../src/contracts/phases';
@@ -16,13 +16,21 @@ const issuer = 'https://login.example.test/tenant/v2.0';
 const audience = 'api://aks-model-release';
 const digest = `sha256:${'d'.repeat(64)}`;
 
+type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } });
+type SigningKey = Awaited<ReturnType<Jose['generateKeyPair']>>['privateKey'];
+// jose is an ES module, so this CommonJS test loads it with import().
+const loadJose = (): Promise<Jose> => import('jose');
+
 /** A local token issuer: an RSA key pair whose public half is served as a JWKS on loopback. */
 class LocalIssuer {
   private server: Server | undefined;
-  private privateKey: CryptoKey | undefined;
+  private privateKey: SigningKey | undefined;
+  private jose: Jose | undefined;
   jwksUri = '';
 
   async start(): Promise<void> {
+    this.jose = await loadJose();
+    const { exportJWK, generateKeyPair } = this.jose;
     const { publicKey, privateKey } = await generateKeyPair('RS256');
     this.privateKey = privateKey;
     const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
@@ -41,8 +49,12 @@ class LocalIssuer {
     if (this.server) await once(this.server, 'close');
   }
 
-  token(claims: Record<string, unknown> = {}, options: { issuer?: string; audience?: string; key?: CryptoKey; expiresIn?: string } = {}): Promise<string> {
-    return new SignJWT({ oid: '11111111-2222-3333-4444-555555555555', preferred_username: 'alex@contoso.example', ...claims })
+  async otherKey(): Promise<SigningKey> {
+    return (await this.jose!.generateKeyPair('RS256')).privateKey;
+  }
+
+  token(claims: Record<string, unknown> = {}, options: { issuer?: string; audience?: string; key?: SigningKey; expiresIn?: string } = {}): Promise<string> {
+    return new this.jose!.SignJWT({ oid: '11111111-2222-3333-4444-555555555555', preferred_username: 'alex@contoso.example', ...claims })
       .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
       .setIssuer(options.issuer ?? issuer)
       .setAudience(options.audience ?? audience)
@@ -133,7 +145,7 @@ describe('POST /api/releases', () => {
   });
 
   test('bearer token signed by another key gives 401', async () => {
-    const { privateKey } = await generateKeyPair('RS256');
+    const privateKey = await idp.otherKey();
     const response = await handleStartRelease(request('POST', '/api/releases', { body: { endpoint: 'regression', model: { name: 'm', version: '1' } }, headers: { authorization: `Bearer ${await idp.token({}, { key: privateKey })}` } }), api);
 
     expect(response.status).toBe(401);
