@@ -1,2 +1,6 @@
-// Registers its functions on import; filled in by the module's owner.
-export {};
+// Registers the activities of the release pipeline on import; one import per activity file.
+import './plan';
+import './model';
+import './image';
+import './analysis';
+import './events';

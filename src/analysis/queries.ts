@@ -1,13 +1,13 @@
 import type { AnalysisPlan } from '../release/plan';
 
 /**
- * Metric names that the model servers expose, as the sim traffic generator
- * plays them: a request counter labelled by status code and a latency
- * histogram in seconds, both labelled namespace, deployment and track.
+ * Metric names of the model servers: a request counter labelled by HTTP
+ * status code and a latency histogram in seconds, both labelled namespace,
+ * deployment and track. The sim traffic generator exposes the same names.
  */
 export const metricNames = {
-  requests: 'model_requests_total',
-  latencyBuckets: 'model_request_duration_seconds_bucket',
+  requests: 'inference_requests_total',
+  latencyBuckets: 'inference_request_duration_seconds_bucket',
   codeLabel: 'code',
 } as const;
 
