@@ -7,6 +7,7 @@ export interface KubeClients {
   core: k8s.CoreV1Api;
   apps: k8s.AppsV1Api;
   networking: k8s.NetworkingV1Api;
+  policy: k8s.PolicyV1Api;
   custom: k8s.CustomObjectsApi;
   extensions: k8s.ApiextensionsV1Api;
   objects: k8s.KubernetesObjectApi;
@@ -30,6 +31,7 @@ export async function kubeClients(kubeconfigPath: string): Promise<KubeClients> 
     core: config.makeApiClient(module.CoreV1Api),
     apps: config.makeApiClient(module.AppsV1Api),
     networking: config.makeApiClient(module.NetworkingV1Api),
+    policy: config.makeApiClient(module.PolicyV1Api),
     custom: config.makeApiClient(module.CustomObjectsApi),
     extensions: config.makeApiClient(module.ApiextensionsV1Api),
     objects: module.KubernetesObjectApi.makeApiClient(config),
