@@ -1,0 +1,233 @@
+/**
+ * Cluster activities against a real Kubernetes API server, scheduler and
+ * controllers from the sim (kwok simulates the nodes and the kubelet).
+ */
+import type { V1Deployment, V1Ingress, V1Pod, V1Service } from '../../src/clients/kubeModule';
+import { GatewayApiRouter } from '../../src/routing/gatewayApi';
+import { NginxRouter } from '../../src/routing/nginx';
+import { ReplicaRatioRouter } from '../../src/routing/replicaRatio';
+import { labelKeys } from '../../src/contracts/target';
+import type { ReleaseTarget } from '../../src/contracts/target';
+import { PermanentError } from '../../src/errors';
+import { imageV1, imageV2, targetOf } from './fixtures';
+import { createNamespace, namespaceState, startClusterFixture, waitForRollout } from './simCluster';
+import type { ClusterFixture } from './simCluster';
+
+jest.setTimeout(300_000);
+
+let fixture: ClusterFixture;
+
+beforeAll(async () => {
+  fixture = await startClusterFixture('cluster-activities');
+  // Room for stable, canary and one surge pod of a GPU rollout, beside the default pools.
+  await fixture.cluster.scaleNodePool('gpu', 4);
+});
+
+afterAll(async () => {
+  await fixture?.stop();
+});
+
+function deployment(target: ReleaseTarget, name: string): Promise<V1Deployment | undefined> {
+  return fixture.kube.read<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: target.namespace, name });
+}
+
+function service(target: ReleaseTarget, name: string): Promise<V1Service | undefined> {
+  return fixture.kube.read<V1Service>({ apiVersion: 'v1', kind: 'Service', namespace: target.namespace, name });
+}
+
+function imageOf(d: V1Deployment | undefined): string | undefined {
+  return d?.spec?.template.spec?.containers[0]?.image;
+}
+
+/** Runs one activity twice and checks that the second run changes nothing. */
+async function twice<T>(target: ReleaseTarget, call: () => Promise<T>): Promise<T> {
+  const first = await call();
+  const before = await namespaceState(fixture.kube, target.namespace);
+  const second = await call();
+  expect(await namespaceState(fixture.kube, target.namespace)).toEqual(before);
+  expect(second).toEqual(first);
+  return first;
+}
+
+describe('gateway-api release', () => {
+  const target = targetOf({ namespace: 'gw', replicas: 1 });
+
+  beforeAll(async () => {
+    await createNamespace(fixture.kube, 'gw');
+  });
+
+  test('preflight passes on gpu pool', async () => {
+    expect(await fixture.handlers.preflightTarget({ target, image: imageV1 })).toEqual({ ok: true, reasons: [] });
+  });
+
+  test('ensureStable deploys stable', async () => {
+    expect(await twice(target, () => fixture.handlers.ensureStable({ target, image: imageV1 }))).toEqual({ origin: 'deployed', stableImage: imageV1 });
+    await waitForRollout(fixture, target, 'stable', (s) => s.ready);
+    expect((await service(target, 'sentiment'))?.spec?.selector).toEqual({ [labelKeys.endpoint]: 'sentiment', [labelKeys.track]: 'stable' });
+  });
+
+  test('applyCanary places pods on gpu nodes', async () => {
+    const result = await twice(target, () => fixture.handlers.applyCanary({ target, image: imageV2 }));
+    expect(result.generation).toBe(1);
+    const state = await waitForRollout(fixture, target, 'canary', (s) => s.ready);
+    expect(state).toEqual({ ready: true, desiredReplicas: 1, readyReplicas: 1, unschedulable: false });
+
+    const pods = await fixture.kube.list<V1Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: 'gw', labelSelector: `${labelKeys.track}=canary` });
+    expect(pods).toHaveLength(1);
+    expect(pods[0]?.spec?.nodeName).toMatch(/^aks-gpu-/);
+    expect(pods[0]?.spec?.containers[0]?.resources?.limits?.['nvidia.com/gpu']).toBe('1');
+    expect((await service(target, 'sentiment-canary'))?.spec?.selector).toEqual({ [labelKeys.endpoint]: 'sentiment', [labelKeys.track]: 'canary' });
+  });
+
+  test('setTrafficWeight writes route weights', async () => {
+    expect(await twice(target, () => fixture.handlers.setTrafficWeight({ target, canaryWeight: 25 }))).toEqual({ canaryWeight: 25 });
+    const route = await fixture.kube.read<{ spec: { rules: { backendRefs: { name: string; weight: number }[] }[] } } & V1Service>({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', namespace: 'gw', name: 'sentiment' });
+    expect(route?.spec.rules[0]?.backendRefs.map((r) => [r.name, r.weight])).toEqual([['sentiment', 75], ['sentiment-canary', 25]]);
+    expect(await new GatewayApiRouter(fixture.kube).readWeights(target)).toEqual({ stable: 75, canary: 25 });
+  });
+
+  test('promote then remove leaves new stable only', async () => {
+    await twice(target, () => fixture.handlers.promoteStable({ target, image: imageV2 }));
+    await waitForRollout(fixture, target, 'stable', (s) => s.ready);
+    const removed = await twice(target, () => fixture.handlers.removeCanary({ target }));
+    expect(removed.removed).toEqual(['Deployment gw/sentiment-canary', 'Service gw/sentiment-canary']);
+
+    expect(imageOf(await deployment(target, 'sentiment'))).toBe(imageV2);
+    expect(await deployment(target, 'sentiment-canary')).toBeUndefined();
+    expect(await service(target, 'sentiment-canary')).toBeUndefined();
+    expect(await new GatewayApiRouter(fixture.kube).readWeights(target)).toEqual({ stable: 100, canary: 0 });
+    expect(await fixture.handlers.ensureStable({ target, image: imageV1 })).toEqual({ origin: 'deployed', stableImage: imageV2 });
+  });
+});
+
+describe('nginx rollback of adopted stable', () => {
+  const target = targetOf({
+    namespace: 'ngx',
+    stableDeployment: 'sentiment',
+    canaryDeployment: 'sentiment-canary',
+    adoptDeployment: 'web',
+    service: 'web',
+    resources: { gpu: 0, cpu: '100m', memory: '128Mi' },
+    scheduling: { nodeSelector: {}, tolerations: [], allowSpot: false },
+    traffic: { provider: 'nginx', routeName: 'web' },
+  });
+  const webImage = 'registry.example.com/web@sha256:' + 'a'.repeat(64);
+
+  beforeAll(async () => {
+    await createNamespace(fixture.kube, 'ngx');
+    // Objects a team created before the pipeline arrived, with its own labels.
+    await fixture.kube.apply({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'ngx' }, spec: { replicas: 2, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: webImage }] } } } } as V1Deployment);
+    await fixture.kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'ngx' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } } as V1Service);
+    await fixture.kube.apply({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'web', namespace: 'ngx' }, spec: { ingressClassName: 'nginx', rules: [{ host: 'web.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] } } as V1Ingress);
+  });
+
+  test('ensureStable adopts named deployment', async () => {
+    expect(await twice(target, () => fixture.handlers.ensureStable({ target, image: imageV1 }))).toEqual({ origin: 'adopted', stableImage: webImage });
+  });
+
+  test('canary ingress carries weight', async () => {
+    await fixture.handlers.applyCanary({ target, image: imageV2 });
+    await waitForRollout(fixture, target, 'canary', (s) => s.ready);
+    expect(await twice(target, () => fixture.handlers.setTrafficWeight({ target, canaryWeight: 40 }))).toEqual({ canaryWeight: 40 });
+    const canary = await fixture.kube.read<V1Ingress>({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: 'ngx', name: 'web-canary' });
+    expect(canary?.metadata?.annotations?.['nginx.ingress.kubernetes.io/canary']).toBe('true');
+    expect(canary?.metadata?.annotations?.['nginx.ingress.kubernetes.io/canary-weight']).toBe('40');
+    expect(canary?.spec?.rules?.[0]?.http?.paths[0]?.backend.service?.name).toBe('web-canary');
+    expect(await new NginxRouter(fixture.kube).readWeights({ ...target, stableDeployment: 'web' })).toEqual({ stable: 60, canary: 40 });
+  });
+
+  test('rollback leaves stable untouched', async () => {
+    const before = await deployment(target, 'web');
+    await twice(target, () => fixture.handlers.restoreStable({ target }));
+    await waitForRollout(fixture, target, 'stable', (s) => s.ready);
+    await twice(target, () => fixture.handlers.removeCanary({ target }));
+
+    const after = await deployment(target, 'web');
+    expect(after?.spec).toEqual(before?.spec);
+    expect(after?.metadata?.generation).toBe(before?.metadata?.generation);
+    expect(await fixture.kube.read({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: 'ngx', name: 'web-canary' })).toBeUndefined();
+    expect(await fixture.kube.read({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: 'ngx', name: 'web' })).toBeDefined();
+    expect(await deployment(target, 'sentiment-canary')).toBeUndefined();
+  });
+});
+
+describe('replica-ratio weights', () => {
+  const target = targetOf({
+    namespace: 'rr',
+    replicas: 4,
+    resources: { gpu: 0, cpu: '100m', memory: '128Mi' },
+    scheduling: { nodeSelector: {}, tolerations: [], allowSpot: false },
+    traffic: { provider: 'replica-ratio', routeName: 'sentiment' },
+  });
+
+  beforeAll(async () => {
+    await createNamespace(fixture.kube, 'rr');
+    await fixture.handlers.ensureStable({ target, image: imageV1 });
+    await fixture.handlers.applyCanary({ target, image: imageV2 });
+    await waitForRollout(fixture, target, 'canary', (s) => s.ready);
+  });
+
+  test('service selects both tracks', async () => {
+    expect((await service(target, 'sentiment'))?.spec?.selector).toEqual({ [labelKeys.endpoint]: 'sentiment' });
+  });
+
+  test('weights follow replica counts', async () => {
+    expect(await twice(target, () => fixture.handlers.setTrafficWeight({ target, canaryWeight: 25 }))).toEqual({ canaryWeight: 25 });
+    expect((await deployment(target, 'sentiment'))?.spec?.replicas).toBe(3);
+    expect((await deployment(target, 'sentiment-canary'))?.spec?.replicas).toBe(1);
+    expect(await fixture.handlers.setTrafficWeight({ target, canaryWeight: 10 })).toEqual({ canaryWeight: 25 });
+    expect(await fixture.handlers.setTrafficWeight({ target, canaryWeight: 50 })).toEqual({ canaryWeight: 50 });
+    expect(await new ReplicaRatioRouter(fixture.kube).readWeights(target)).toEqual({ stable: 50, canary: 50 });
+  });
+
+  test('re-applied canary keeps its count', async () => {
+    await fixture.handlers.applyCanary({ target, image: imageV2 });
+    expect((await deployment(target, 'sentiment-canary'))?.spec?.replicas).toBe(2);
+  });
+
+  test('rollback restores stable size', async () => {
+    await fixture.handlers.restoreStable({ target });
+    await waitForRollout(fixture, target, 'stable', (s) => s.ready && s.readyReplicas === 4);
+    await fixture.handlers.removeCanary({ target });
+    const stable = await deployment(target, 'sentiment');
+    expect(stable?.spec?.replicas).toBe(4);
+    expect(imageOf(stable)).toBe(imageV1);
+    expect(await deployment(target, 'sentiment-canary')).toBeUndefined();
+  });
+});
+
+describe('unschedulable canary', () => {
+  const stableTarget = targetOf({ namespace: 'big', replicas: 1, resources: { gpu: 0, cpu: '100m', memory: '128Mi' } });
+  const greedy: ReleaseTarget = { ...stableTarget, resources: { gpu: 8, cpu: '100m', memory: '128Mi' } };
+
+  beforeAll(async () => {
+    await createNamespace(fixture.kube, 'big');
+    await fixture.handlers.ensureStable({ target: stableTarget, image: imageV1 });
+  });
+
+  test('preflight names the gpu shortfall', async () => {
+    const result = await fixture.handlers.preflightTarget({ target: greedy, image: imageV2 });
+    expect(result.ok).toBe(false);
+    expect(result.reasons).toEqual([expect.stringMatching(/no node in pool gpu has 8 allocatable nvidia.com\/gpu \(largest: 1\)/)]);
+  });
+
+  test('checkRollout reports scheduler reason', async () => {
+    await fixture.handlers.applyCanary({ target: greedy, image: imageV2 });
+    const state = await waitForRollout(fixture, greedy, 'canary', (s) => s.unschedulable);
+    expect(state.ready).toBe(false);
+    expect(state.reason).toMatch(/^Deployment big\/sentiment-canary: pod sentiment-canary-[a-z0-9-]+ is unschedulable: 0\/\d+ nodes are available: .*Insufficient nvidia.com\/gpu/);
+  });
+
+  test('missing namespace fails preflight', async () => {
+    const result = await fixture.handlers.preflightTarget({ target: { ...stableTarget, namespace: 'absent' }, image: 'repo/model:latest' });
+    expect(result.ok).toBe(false);
+    expect(result.reasons).toEqual([
+      'image "repo/model:latest" is not addressed by digest: expected registry/repository@sha256:<64 hex digits>',
+      'namespace absent not found: create it, or fix endpoints[].namespace of endpoint sentiment in the policy',
+    ]);
+  });
+
+  test('canary without stable is refused', async () => {
+    await expect(fixture.handlers.applyCanary({ target: { ...stableTarget, namespace: 'gw', stableDeployment: 'nothing', canaryDeployment: 'nothing-canary' }, image: imageV2 })).rejects.toThrow(PermanentError);
+  });
+});
