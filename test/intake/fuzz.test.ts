@@ -32,7 +32,7 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 const oddValues: Json[] = [null, 0, -1, 1e308, 20.5, '', ' ', 'sha256:', `sha256:${'A'.repeat(64)}`, 'refs/heads/', 'a|b', '\u0000\u202e\ud83d\ude00', 'x'.repeat(5000), true, [], {}, [null], { '': '' }, '0'.repeat(40)];
 
 class Mutator {
-  constructor(private readonly next: () => number) {}
+  constructor(readonly next: () => number) {}
 
   pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.next() * items.length)]!;
