@@ -6,6 +6,7 @@
  */
 import { app, HttpRequest, HttpResponse, type InvocationContext, output } from '@azure/functions';
 import * as df from 'durable-functions';
+import { appendFileSync } from 'node:fs';
 
 type Orchestration = df.OrchestrationHandler;
 
@@ -33,6 +34,9 @@ df.app.activity('flaky', {
 // Sleeps in real time, so a test can kill devhost while the activity runs.
 df.app.activity('slow', {
   handler: async (input: { ms: number; tag: string }) => {
+    // The durability test counts runs per tag to see that an interrupted activity runs again.
+    const runLog = process.env.DEVHOST_TEST_RUN_LOG;
+    if (runLog) appendFileSync(runLog, `${input.tag}\n`);
     await new Promise((resolve) => setTimeout(resolve, input.ms));
     return input.tag;
   },
