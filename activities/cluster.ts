@@ -7,16 +7,12 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 
 import { clusterActivities } from './clusterContract';
-import { clusterActivityHandlers } from './clusterHandlers';
+import { clusterActivityHandlers, toBoundaryError } from './clusterHandlers';
 import type { ClusterDeps } from './clusterHandlers';
 import { createKubeClient } from '../src/clients/kube';
 import { getSettings } from '../src/config/settings';
 import type { ReleaseTarget } from '../src/contracts/target';
-import { PermanentError, TransientError } from '../src/errors';
 import { consoleLogger, errorText, invocationLogger } from '../src/observability/log';
-
-/** Longest error message that crosses the activity boundary; orchestration history keeps every one. */
-const maxMessageLength = 400;
 
 let handlers: Promise<ReturnType<typeof clusterActivityHandlers>> | undefined;
 
@@ -29,20 +25,6 @@ function sharedHandlers(): Promise<ReturnType<typeof clusterActivityHandlers>> {
       throw error;
     });
   return handlers;
-}
-
-function shorten(text: string): string {
-  return text.length <= maxMessageLength ? text : `${text.slice(0, maxMessageLength - 1)}…`;
-}
-
-/**
- * Turns any failure into a TransientError or PermanentError with a short
- * message; the full error, its cause and the ids go to the log.
- */
-export function toBoundaryError(error: unknown): TransientError | PermanentError {
-  if (error instanceof TransientError) return new TransientError(shorten(error.message));
-  if (error instanceof PermanentError) return new PermanentError(shorten(error.message));
-  return new PermanentError(shorten(error instanceof Error ? error.message : String(error)));
 }
 
 for (const descriptor of Object.values(clusterActivities)) {

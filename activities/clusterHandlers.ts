@@ -4,12 +4,13 @@ import type { PreflightResult, RolloutState } from './clusterContract';
 import { annotationKeys, buildDeployment, buildService, canaryServiceName, selectorMatches, servingContainer, stableServiceSelector, trackSelector } from './clusterManifests';
 import { gpuPlacementProblems } from './clusterPreflight';
 import { rolloutStateOf } from './clusterRollout';
+import { shortMessage } from './register';
 import type { ConflictRetryOptions, KubeClient, ObjectRef } from '../src/clients/kube';
 import { describeRef } from '../src/clients/kube';
 import type { CoreV1Event, V1Deployment, V1Namespace, V1Node, V1Pod, V1Service } from '../src/clients/kubeModule';
 import { labelKeys } from '../src/contracts/target';
 import type { ReleaseTarget } from '../src/contracts/target';
-import { PermanentError } from '../src/errors';
+import { PermanentError, TransientError } from '../src/errors';
 import type { Logger } from '../src/observability/log';
 import { createTrafficRouter } from '../src/routing';
 import type { TrafficRouter } from '../src/routing';
@@ -215,4 +216,16 @@ function canaryPodCount(target: ReleaseTarget): number {
 function withoutPipelineKeys(selector: Record<string, string>): Record<string, string> {
   const owned = new Set<string>([labelKeys.track, labelKeys.endpoint, labelKeys.releaseId]);
   return Object.fromEntries(Object.entries(selector).filter(([key]) => !owned.has(key)));
+}
+
+/**
+ * Turns any failure into a TransientError or PermanentError whose message is
+ * one short line, because orchestration history keeps every failure message.
+ * Errors of other classes count as permanent: retrying an unknown fault
+ * rarely helps, and the orchestrator's retries still apply.
+ */
+export function toBoundaryError(error: unknown): TransientError | PermanentError {
+  const message = shortMessage(error instanceof Error ? new Error(error.message) : error);
+  if (error instanceof TransientError) return new TransientError(message);
+  return new PermanentError(message);
 }

@@ -138,7 +138,8 @@ export class GatewayApiRouter implements TrafficRouter {
       metadata: { name: target.traffic.routeName, namespace: target.namespace, labels: { [labelKeys.endpoint]: target.endpoint, [labelKeys.managedBy]: 'aks-model-release' } },
       spec: {
         parentRefs: [parentRefOf(target.traffic.gateway)],
-        rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [stable] }],
+        // Created with the canary backendRef at weight 0, the same rules a reconcile of an existing route produces.
+        rules: weightedRules([{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [stable] }], target, 0),
       },
     };
     await this.kube.apply(route);

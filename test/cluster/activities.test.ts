@@ -2,7 +2,9 @@
  * Cluster activities against a real Kubernetes API server, scheduler and
  * controllers from the sim (kwok simulates the nodes and the kubelet).
  */
-import type { V1Deployment, V1Ingress, V1Pod, V1Service } from '../../src/clients/kubeModule';
+import { KubeClient, loadKubeConfigFile } from '../../src/clients/kube';
+import type { ObjectRef } from '../../src/clients/kube';
+import type { KubernetesObject, V1Deployment, V1Ingress, V1Pod, V1Service } from '../../src/clients/kubeModule';
 import { GatewayApiRouter } from '../../src/routing/gatewayApi';
 import { NginxRouter } from '../../src/routing/nginx';
 import { ReplicaRatioRouter } from '../../src/routing/replicaRatio';
@@ -229,5 +231,54 @@ describe('unschedulable canary', () => {
 
   test('canary without stable is refused', async () => {
     await expect(fixture.handlers.applyCanary({ target: { ...stableTarget, namespace: 'gw', stableDeployment: 'nothing', canaryDeployment: 'nothing-canary' }, image: imageV2 })).rejects.toThrow(PermanentError);
+  });
+});
+
+/** A client that lets another writer change the object just before its first merge patch, as a concurrent controller would. */
+class RacingClient extends KubeClient {
+  patches = 0;
+  override async mergePatch<T extends KubernetesObject>(ref: ObjectRef, patch: Record<string, unknown>): Promise<T> {
+    this.patches += 1;
+    if (this.patches === 1) await fixture.kube.mergePatch(ref, { metadata: { labels: { 'example.com/touched-by': 'another-writer' } } });
+    return super.mergePatch<T>(ref, patch);
+  }
+}
+
+describe('kube client writes', () => {
+  const target = targetOf({ namespace: 'race', replicas: 1, resources: { gpu: 0, cpu: '100m', memory: '128Mi' } });
+
+  beforeAll(async () => {
+    await createNamespace(fixture.kube, 'race');
+    await fixture.handlers.ensureStable({ target, image: imageV1 });
+    await fixture.handlers.applyCanary({ target, image: imageV2 });
+    await new GatewayApiRouter(fixture.kube).reconcile(target);
+  });
+
+  test('reconcile twice changes nothing', async () => {
+    const before = await namespaceState(fixture.kube, 'race');
+    await new GatewayApiRouter(fixture.kube).reconcile(target);
+    expect(await namespaceState(fixture.kube, 'race')).toEqual(before);
+  });
+
+  test('route write retries after 409', async () => {
+    const racing = new RacingClient(loadKubeConfigFile(fixture.cluster.kubeconfigPath));
+    expect(await new GatewayApiRouter(racing, { initialDelayMs: 10 }).setWeights(target, 30)).toEqual({ stable: 70, canary: 30 });
+    expect(racing.patches).toBe(2);
+    const route = await fixture.kube.read({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', namespace: 'race', name: 'sentiment' });
+    expect(route?.metadata?.labels?.['example.com/touched-by']).toBe('another-writer');
+    expect(await new GatewayApiRouter(fixture.kube).readWeights(target)).toEqual({ stable: 70, canary: 30 });
+  });
+
+  test('dry run stores nothing', async () => {
+    const dry = new KubeClient(loadKubeConfigFile(fixture.cluster.kubeconfigPath), { dryRun: true });
+    const applied = await dry.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'dry', namespace: 'race' }, data: { a: '1' } } as KubernetesObject);
+    expect(applied.metadata?.name).toBe('dry');
+    expect(await fixture.kube.read({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'race', name: 'dry' })).toBeUndefined();
+  });
+
+  test('invalid object is permanent', async () => {
+    const bad = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'bad', namespace: 'race' }, spec: { ports: [{ port: 70000 }] } } as V1Service;
+    await expect(fixture.kube.apply(bad)).rejects.toThrow(PermanentError);
+    await expect(fixture.kube.apply(bad)).rejects.toThrow(/^apply Service race\/bad failed with HTTP 422: /);
   });
 });

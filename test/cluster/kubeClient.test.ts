@@ -4,6 +4,7 @@ import { classifyKubeError, retryOnConflict } from '../../src/clients/kube';
 import { RefreshingToken, aksEntraServerScope, clusterFromUserCredential, loadAksEntraKubeConfig } from '../../src/clients/kubeAks';
 import { ApiException } from '../../src/clients/kubeModule';
 import { PermanentError, TransientError } from '../../src/errors';
+import { toBoundaryError } from '../../activities/clusterHandlers';
 
 const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'models', name: 'sentiment' };
 
@@ -148,5 +149,20 @@ describe('aks user credential', () => {
       credential: new CountingCredential(1, Date.now),
       credentialSource: { listClusterUserCredentials: async () => { throw forbidden; } },
     })).rejects.toThrow(/Azure Kubernetes Service Cluster User Role/);
+  });
+});
+
+describe('activity boundary errors', () => {
+  test('keeps class, shortens message', () => {
+    const long = new TransientError(`read Deployment models/x failed: ${'y'.repeat(1000)}`);
+    const boundary = toBoundaryError(long);
+    expect(boundary).toBeInstanceOf(TransientError);
+    expect(boundary.message.length).toBeLessThanOrEqual(300);
+    expect(boundary.message.startsWith('read Deployment models/x failed: ')).toBe(true);
+  });
+
+  test('unknown errors become permanent', () => {
+    expect(toBoundaryError(new TypeError('x is undefined'))).toBeInstanceOf(PermanentError);
+    expect(toBoundaryError('plain text').message).toBe('plain text');
   });
 });

@@ -11,7 +11,7 @@ function node(name: string, pool: string, gpus: number, extra: { spot?: boolean;
     labels['kubernetes.azure.com/scalesetpriority'] = 'spot';
     taints.push({ key: 'kubernetes.azure.com/scalesetpriority', value: 'spot', effect: 'NoSchedule' });
   }
-  const resources = gpus > 0 ? { cpu: '4', 'nvidia.com/gpu': String(gpus) } : { cpu: '4' };
+  const resources: Record<string, string> = gpus > 0 ? { cpu: '4', 'nvidia.com/gpu': String(gpus) } : { cpu: '4' };
   return {
     metadata: { name, labels },
     spec: { taints, unschedulable: extra.cordoned },
