@@ -4,3 +4,4 @@ import './model';
 import './image';
 import './analysis';
 import './events';
+import './cluster';
