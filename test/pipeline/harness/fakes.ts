@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 import { clusterActivities } from '../../../activities/clusterContract';
 import { releaseActivities } from '../../../activities/releaseContract';
@@ -14,7 +14,9 @@ import type { ReleaseLifecycleEvent } from '../../../src/contracts/releaseEvents
 import { buildReleasePlan } from '../../../src/release/plan';
 import type { ReplayEngine } from './replay';
 
-export const localPolicyText = readFileSync(join(__dirname, '../../../config/release-policy.local.yaml'), 'utf8');
+// The harness also runs compiled from dist/ (the replay benchmark), one level further from the repository root.
+const repoRoot = join(__dirname, basename(join(__dirname, '../../..')) === 'dist' ? '../../../..' : '../../..');
+export const localPolicyText = readFileSync(join(repoRoot, 'config/release-policy.local.yaml'), 'utf8');
 
 export const oldImage = 'contosocr.azurecr.io/serving/mlserver@sha256:' + '1'.repeat(64);
 

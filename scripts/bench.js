@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: runs every `*.js` under scripts/bench/ one after another
+ * and writes each one's result to bench/results/<name>.json together with the
+ * machine it ran on. A bench script prints its result as JSON at the end of
+ * stdout; its other output is shown as it runs. The exit code is non-zero
+ * when any bench failed.
+ */
+'use strict';
+
+const { spawnSync } = require('node:child_process');
+const { existsSync, mkdirSync, readdirSync, writeFileSync } = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const benchDir = path.join(__dirname, 'bench');
+const resultsDir = path.join(root, 'bench', 'results');
+
+function machine() {
+  return { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30) };
+}
+
+/** The JSON a bench printed: the whole output, its last line, or the last block that starts with "{" at a line start. */
+function lastJson(stdout) {
+  const candidates = [stdout, stdout.split('\n').at(-1) ?? ''];
+  const block = stdout.lastIndexOf('\n{');
+  if (block >= 0) candidates.push(stdout.slice(block + 1));
+  for (const text of candidates) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // not this one
+    }
+  }
+  return undefined;
+}
+
+function main() {
+  const only = process.argv.slice(2);
+  const scripts = existsSync(benchDir) ? readdirSync(benchDir).filter((f) => f.endsWith('.js')).sort() : [];
+  const selected = only.length > 0 ? scripts.filter((s) => only.includes(path.basename(s, '.js'))) : scripts;
+  if (selected.length === 0) {
+    process.stdout.write(`no bench scripts${only.length ? ` named ${only.join(', ')}` : ''} under ${path.relative(root, benchDir)}\n`);
+    return 0;
+  }
+  mkdirSync(resultsDir, { recursive: true });
+
+  let failed = 0;
+  for (const script of selected) {
+    const name = path.basename(script, '.js');
+    process.stdout.write(`== bench ${name}\n`);
+    const started = Date.now();
+    const run = spawnSync(process.execPath, [path.join(benchDir, script)], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 30 * 60 * 1000 });
+    const stdout = (run.stdout ?? '').trim();
+    const lines = stdout.split('\n');
+    const result = lastJson(stdout);
+    process.stdout.write(lines.slice(0, -1).map((l) => `  ${l}\n`).join(''));
+    const ok = run.status === 0;
+    if (!ok) failed++;
+    const record = { bench: name, at: new Date(started).toISOString(), wallSeconds: (Date.now() - started) / 1000, ok, exitCode: run.status, machine: machine(), result: result ?? null, ...(ok ? {} : { error: run.error?.message ?? `exit code ${run.status}; last line: ${lines.at(-1) ?? ''}` }) };
+    const file = path.join(resultsDir, `${name}.json`);
+    writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+    process.stdout.write(`  ${ok ? 'ok' : 'FAILED'}: ${path.relative(root, file)}\n`);
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+process.exit(main());
