@@ -252,7 +252,7 @@ export class DurableHttpApi {
       values.push(prefix.length, prefix);
     }
     const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
-    return this.engine.db.prepare(`SELECT * FROM instances ${where} ORDER BY created_ms, instance_id`).all(...values) as unknown as InstanceRow[];
+    return this.engine.sql(`SELECT * FROM instances ${where} ORDER BY created_ms, instance_id`).all(...values) as unknown as InstanceRow[];
   }
 
   private list(request: WebRequest): WebResponse {
@@ -318,7 +318,7 @@ export class DurableHttpApi {
   }
 
   private listEntities(name: string, fetchState: boolean): WebResponse {
-    const rows = this.engine.db.prepare('SELECT entity_id, state, updated_ms FROM entities WHERE entity_id LIKE ? ORDER BY entity_id').all(`@${name}@%`) as { entity_id: string; state: string | null; updated_ms: number }[];
+    const rows = this.engine.sql('SELECT entity_id, state, updated_ms FROM entities WHERE entity_id LIKE ? ORDER BY entity_id').all(`@${name}@%`) as { entity_id: string; state: string | null; updated_ms: number }[];
     const body = rows.map((row) => ({ entityId: { name, key: parseEntityId(row.entity_id).key }, lastOperationTime: isoSeconds(row.updated_ms), ...(fetchState ? { state: parseJson(row.state) } : {}) }));
     return { status: 200, body };
   }
