@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 
 /** Repository root: the nearest parent of this file that holds package.json and sim/. */
@@ -20,20 +20,33 @@ export function resolveStateDir(stateDir?: string): string {
 }
 
 /**
- * Returns a TCP port on 127.0.0.1 that was free a moment ago. The kernel
- * hands out distinct ephemeral ports, so two sim runs on one machine do not
- * collide; a third process can still take the port before the caller binds it.
+ * Returns `count` distinct TCP ports on 127.0.0.1 that were free a moment
+ * ago. The kernel picks them from its ephemeral range, so two sim runs
+ * starting at once get different ports; another process can still take a
+ * port before the caller binds it.
  */
+export async function freeLoopbackPorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolveListen, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolveListen());
+      });
+    }
+    return servers.map((server) => (server.address() as AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolveClose) => server.close(() => resolveClose()))));
+  }
+}
+
+/** Returns one TCP port on 127.0.0.1 that was free a moment ago; see freeLoopbackPorts. */
 export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolvePort(port) : reject(new Error('the kernel returned no port for 127.0.0.1:0'))));
-    });
-  });
+  const [port] = await freeLoopbackPorts(1);
+  if (port === undefined) throw new Error('the kernel returned no port for 127.0.0.1:0');
+  return port;
 }
 
 export interface RunResult {

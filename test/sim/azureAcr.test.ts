@@ -65,7 +65,7 @@ describe('ACR data plane simulator', () => {
     const response = await send(`${fixture.sims.acr.endpoint}/acr/v2/nothing`, { ca: fixture.ca });
 
     expect(response.status).toBe(404);
-    expect(response.json()).toEqual({ error: { code: 'NotFound', message: expect.any(String) } });
+    expect(response.json()).toEqual({ error: { code: 'NotFound', message: expect.any(String) as unknown } });
   });
 });
 
@@ -112,7 +112,7 @@ describe('ACR build simulator', () => {
     });
 
     expect(response.status).toBe(400);
-    expect(response.json()).toMatchObject({ error: { code: 'InvalidParameter', message: expect.stringContaining('platform.os') } });
+    expect(response.json()).toMatchObject({ error: { code: 'InvalidParameter', message: expect.stringContaining('platform.os') as unknown } });
   });
 
   test('control API rejects a malformed digest', async () => {

@@ -169,14 +169,14 @@ describe('AKS simulator', () => {
 
     for (const field of ['scaleSetPriority', 'scaleSetEvictionPolicy', 'spotMaxPrice', 'mode', 'osType']) expect(properties[field]).toEqual(sample[field]);
     expect(properties.nodeLabels).toMatchObject(sample.nodeLabels as Record<string, string>);
-    expect(properties.nodeTaints).toEqual(expect.arrayContaining(sample.nodeTaints as string[]));
+    expect(properties.nodeTaints).toEqual(expect.arrayContaining(sample.nodeTaints as string[]) as unknown);
   });
 
   test('negative pool count gets 400', async () => {
     const response = await putPool('gpuspot', { count: -1 });
 
     expect(response.status).toBe(400);
-    expect(response.body).toMatchObject({ error: { code: 'InvalidParameter', message: expect.stringContaining('count') } });
+    expect(response.body).toMatchObject({ error: { code: 'InvalidParameter', message: expect.stringContaining('count') as unknown } });
   });
 
   test('vmSize change gets 400', async () => {
@@ -198,7 +198,7 @@ describe('ARM front door', () => {
     const response = await send(poolUrl('gpu'), { ca: fixture.ca });
 
     expect(response.status).toBe(401);
-    expect(response.json()).toEqual({ error: { code: 'AuthenticationFailed', message: expect.any(String) } });
+    expect(response.json()).toEqual({ error: { code: 'AuthenticationFailed', message: expect.any(String) as unknown } });
     expect(response.headers['www-authenticate']).toContain('Bearer');
   });
 
@@ -238,7 +238,7 @@ describe('ARM front door', () => {
     });
 
     expect(response.status).toBe(404);
-    expect(response.json()).toEqual({ error: { code: 'NotFound', message: expect.any(String) } });
+    expect(response.json()).toEqual({ error: { code: 'NotFound', message: expect.any(String) as unknown } });
   });
 
   test('unknown subscription gets 404', async () => {

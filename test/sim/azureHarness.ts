@@ -41,10 +41,10 @@ export interface ClientRun {
   stderr: string;
 }
 
-const clientScript = join(__dirname, 'azureClient.cjs');
+const clientScript = join(__dirname, 'azureClient.mts');
 
 /**
- * Runs one action of azureClient.cjs in a fresh Node process whose only Azure
+ * Runs one action of azureClient.mts in a fresh Node process whose only Azure
  * settings point at the simulators, as the app's would under sim. The child
  * gets no AZURE_* variables, so DefaultAzureCredential can only pick the
  * managed identity from IDENTITY_ENDPOINT.

@@ -19,7 +19,7 @@ describe('identity simulator', () => {
     const run = await runClient(fixture, 'token');
 
     expect(run.error).toBeUndefined();
-    expect(run.result).toEqual({ expiresOnTimestamp: expect.any(Number), length: expect.any(Number) });
+    expect(run.result).toEqual({ expiresOnTimestamp: expect.any(Number) as unknown, length: expect.any(Number) as unknown });
     expect(run.connections.length).toBeGreaterThan(0);
     for (const connection of run.connections) expect(loopbackHosts).toContain(connection.host);
     expect(run.connections.map((c) => c.host)).not.toContain('169.254.169.254');
@@ -49,7 +49,7 @@ describe('identity simulator', () => {
     });
 
     expect(response.status).toBe(401);
-    expect(response.json()).toMatchObject({ statusCode: 401, message: expect.stringContaining('X-IDENTITY-HEADER') });
+    expect(response.json()).toMatchObject({ statusCode: 401, message: expect.stringContaining('X-IDENTITY-HEADER') as unknown });
   });
 
   test('other api-version gets 400', async () => {
@@ -59,7 +59,7 @@ describe('identity simulator', () => {
     });
 
     expect(response.status).toBe(400);
-    expect(response.json()).toMatchObject({ message: expect.stringContaining('2019-08-01') });
+    expect(response.json()).toMatchObject({ message: expect.stringContaining('2019-08-01') as unknown });
   });
 
   test('missing resource gets 400', async () => {
@@ -82,6 +82,6 @@ describe('identity simulator', () => {
     const response = await send(`${origin}/no/such/route`, { ca: fixture.ca });
 
     expect(response.status).toBe(404);
-    expect(response.json()).toEqual({ error: { code: 'NotFound', message: expect.stringContaining('/no/such/route') } });
+    expect(response.json()).toEqual({ error: { code: 'NotFound', message: expect.stringContaining('/no/such/route') as unknown } });
   });
 });

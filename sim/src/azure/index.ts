@@ -138,26 +138,26 @@ export async function startAzureSimulators(options: AzureSimulatorOptions): Prom
   const stops: (() => Promise<void>)[] = [];
   try {
     const identity = await startIdentitySimulator({ host, port: ports.identity ?? 0, tls, authority, log });
-    stops.push(identity.close);
+    stops.push(() => identity.close());
     const arm = await startArmSimulator({
       host, port: ports.arm ?? 0, tls, subscriptionId, authority, stateDir: options.stateDir, aks, azureml, acr, store, log,
       ...(options.onAgentPoolScaled ? { onAgentPoolScaled: options.onAgentPoolScaled } : {}),
       ...(options.kubeconfigPath ? { kubeconfig: kubeconfigFromFile(options.kubeconfigPath) } : {}),
     });
-    stops.push(arm.close);
+    stops.push(() => arm.close());
     const dataPlane = await startAcrDataPlane({
       host, port: ports.acr ?? 0, tls, store, identity: authority,
       registryTokens: TokenAuthority.create(principal, 'Azure Container Registry'),
       audience: seed.acrAudience ?? 'https://containerregistry.azure.net', log,
     });
-    stops.push(dataPlane.close);
+    stops.push(() => dataPlane.close());
     const imds = await startImdsSimulator({ host, port: ports.imds ?? 0, store: events, log });
     stops.push(async () => {
       events.stop();
       await imds.close();
     });
     const control = await startControlApi({ host, port: ports.control ?? 0, targets: { arm, store, events, identity, defaultWorkspace: azureml.workspace }, log });
-    stops.push(control.close);
+    stops.push(() => control.close());
 
     let stopped = false;
     return {

@@ -40,6 +40,12 @@ export async function ensureBinaries(options: { onProgress?: (line: string) => v
   return { binDir, assetsDir: assets.stdout.trim(), kubeVersion };
 }
 
+/** Returns the cached bin directory, or undefined when the binaries are not built; never builds. */
+export async function cachedBinDir(): Promise<string | undefined> {
+  const script = join(repoRoot(), 'sim', 'scripts', 'build-binaries.sh');
+  return run('bash', [script, '--print-dir']).then((result) => result.stdout.trim(), () => undefined);
+}
+
 async function printDirs(script: string): Promise<{ binDir: string; assetsDir: string }> {
   const bin = await run('bash', [script, '--print-dir']);
   const assets = await run('bash', [script, '--print-assets-dir']);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 
 import { consoleLogger, errorText, type Logger } from '../../../src/observability/log';
-import { run, waitFor } from '../support';
+import { freeLoopbackPorts, run, waitFor } from '../support';
 import { ensureBinaries, type SimBinaries } from './binaries';
 import { kubeClients, type KubeClients } from './kube';
 import { kwokConfigYaml } from './kwokConfig';
@@ -69,7 +69,9 @@ export async function startCluster(options: ClusterOptions): Promise<SimCluster>
   await deleteLeftoverCluster(name, workdir, env, logger);
 
   const configPath = join(workdir, 'kwok.yaml');
-  writeFileSync(configPath, kwokConfigYaml({ binaries, podReadyDelayMs: options.podReadyDelayMs ?? 2000, podReadyJitterMs: options.podReadyJitterMs ?? 0 }));
+  const [etcdPort = 0, etcdPeerPort = 0, kubeApiserverPort = 0, kubeControllerManagerPort = 0, kubeSchedulerPort = 0, kwokControllerPort = 0] = await freeLoopbackPorts(6);
+  const ports = { etcdPort, etcdPeerPort, kubeApiserverPort, kubeControllerManagerPort, kubeSchedulerPort, kwokControllerPort };
+  writeFileSync(configPath, kwokConfigYaml({ binaries, podReadyDelayMs: options.podReadyDelayMs ?? 2000, podReadyJitterMs: options.podReadyJitterMs ?? 0, ports }));
 
   const started = Date.now();
   progress(`sim cluster: starting ${name} (kwokctl binary runtime, workdir ${workdir})`);

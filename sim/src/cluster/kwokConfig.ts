@@ -14,6 +14,21 @@ export interface KwokConfigOptions {
   podReadyDelayMs: number;
   /** Random extra delay per pod, 0 to this many milliseconds. */
   podReadyJitterMs: number;
+  ports: ClusterPorts;
+}
+
+/**
+ * Every port the binary runtime listens on. kwokctl would scan down from
+ * 32767 and take the first free port, so two clusters created at the same
+ * moment could pick the same ones; sim takes them from the kernel instead.
+ */
+export interface ClusterPorts {
+  etcdPort: number;
+  etcdPeerPort: number;
+  kubeApiserverPort: number;
+  kubeControllerManagerPort: number;
+  kubeSchedulerPort: number;
+  kwokControllerPort: number;
 }
 
 type YamlObject = Record<string, unknown>;
@@ -42,6 +57,7 @@ export function kwokConfigYaml(options: KwokConfigOptions): string {
       etcdBinary: bin('etcd'),
       etcdctlBinary: bin('etcdctl'),
       quietPull: true,
+      ...options.ports,
     },
   };
 

@@ -44,8 +44,8 @@ export async function startIdentitySimulator(options: {
 }): Promise<IdentitySimulator> {
   const header = randomBytes(24).toString('hex');
   const requests: IdentityRequestRecord[] = [];
-  const router = new Router().add('GET', identityTokenPath, async (request) => {
-    const response = await issueToken(request, header, options.authority);
+  const router = new Router().add('GET', identityTokenPath, (request) => {
+    const response = issueToken(request, header, options.authority);
     requests.push({
       resource: request.url.searchParams.get('resource') ?? '',
       ...(request.url.searchParams.get('client_id') ? { clientId: request.url.searchParams.get('client_id') ?? '' } : {}),
@@ -58,7 +58,7 @@ export async function startIdentitySimulator(options: {
   return { endpoint: `${server.origin}${identityTokenPath}`, header, requests, close: () => server.close() };
 }
 
-async function issueToken(request: SimRequest, header: string, authority: TokenAuthority): Promise<SimResponse> {
+function issueToken(request: SimRequest, header: string, authority: TokenAuthority): SimResponse {
   const query = request.url.searchParams;
   if (request.headers['x-identity-header'] !== header) {
     return identityError(401, 'The X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER. Send the value of IDENTITY_HEADER.');

@@ -100,9 +100,9 @@ export class TokenAuthority {
     }
     return {
       audience,
-      objectId: String(payload.oid ?? ''),
-      clientId: String(payload.appid ?? ''),
-      tenantId: String(payload.tid ?? ''),
+      objectId: stringClaim(payload.oid),
+      clientId: stringClaim(payload.appid),
+      tenantId: stringClaim(payload.tid),
       claims: payload,
     };
   }
@@ -121,6 +121,11 @@ export class TokenAuthority {
     }
     throw new TokenRejectedError('InvalidAuthenticationToken', 'The access token payload is not a JSON object.');
   }
+}
+
+/** A claim's value when it is a string, or "". */
+export function stringClaim(value: unknown): string {
+  return typeof value === 'string' ? value : '';
 }
 
 function base64url(text: string): string {

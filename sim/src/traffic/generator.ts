@@ -58,7 +58,9 @@ export class TrafficGenerator {
   private readonly carries = new Map<string, Carry>();
   private lastTick = Date.now();
   private refreshFailing = false;
-  private timers: NodeJS.Timeout[] = [];
+  private running = false;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: TrafficGeneratorOptions) {
     this.requestsPerSecond = options.requestsPerSecond ?? 20;
@@ -69,16 +71,28 @@ export class TrafficGenerator {
   /** Reads the routing objects once, then refreshes and plays traffic on timers until stop(). */
   async start(): Promise<void> {
     await this.refresh();
+    this.running = true;
     this.lastTick = Date.now();
-    this.timers = [
-      setInterval(() => void this.refresh(), this.options.refreshIntervalMs ?? 500),
-      setInterval(() => this.tick(Date.now()), this.options.tickMs ?? 250),
-    ];
+    this.tickTimer = setInterval(() => this.tick(Date.now()), this.options.tickMs ?? 250);
+    this.scheduleRefresh();
   }
 
   stop(): void {
-    for (const timer of this.timers) clearInterval(timer);
-    this.timers = [];
+    this.running = false;
+    clearInterval(this.tickTimer);
+    clearTimeout(this.refreshTimer);
+  }
+
+  /**
+   * Waits the refresh interval after each read finishes, so reads never
+   * overlap when the API server is slow (four lists take about 250 ms on a
+   * busy two-core machine).
+   */
+  private scheduleRefresh(): void {
+    if (!this.running) return;
+    this.refreshTimer = setTimeout(() => {
+      void this.refresh().finally(() => this.scheduleRefresh());
+    }, this.options.refreshIntervalMs ?? 500);
   }
 
   /** Reads the routing objects and recomputes weights; on failure keeps the last weights and logs once. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import type { Logger } from '../../../../src/observability/log';
-import { TokenRejectedError, type TokenAuthority } from '../../identity/tokens';
+import { TokenRejectedError, type TokenAuthority, stringClaim } from '../../identity/tokens';
 import { armAudiences } from '../arm/guard';
 import { type ListeningServer, Router, type SimRequest, type SimResponse, type TlsOptions, armError, listen, unknownRoute } from '../http';
 import type { RegistryStore } from './registry';
@@ -159,7 +159,7 @@ class DataPlane {
       if (refresh.grant_type !== 'refresh_token' || typeof refresh.exp !== 'number' || refresh.exp * 1000 < Date.now()) {
         return this.errors(401, 'UNAUTHORIZED', 'the refresh token is expired or is not a refresh token');
       }
-      subject = String(refresh.sub ?? '');
+      subject = stringClaim(refresh.sub);
     } catch (error) {
       if (error instanceof TokenRejectedError) return this.errors(401, 'UNAUTHORIZED', `the refresh token was rejected: ${error.message}`);
       throw error;

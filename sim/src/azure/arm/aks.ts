@@ -315,7 +315,7 @@ function mergePoolProperties(current: Record<string, unknown> | undefined, reque
   for (const immutable of ['vmSize', 'scaleSetPriority', 'osType']) {
     const value = requested[immutable];
     if (current && value !== undefined && value !== current[immutable]) {
-      return rejected(400, 'PropertyChangeNotAllowed', `Changing property '${immutable}' of agent pool '${poolName}' is not allowed: it is '${String(current[immutable])}', the request has '${String(value)}'.`);
+      return rejected(400, 'PropertyChangeNotAllowed', `Changing property '${immutable}' of agent pool '${poolName}' is not allowed: it is ${JSON.stringify(current[immutable])}, the request has ${JSON.stringify(value)}.`);
     }
     if (value !== undefined) next[immutable] = value;
   }
@@ -323,7 +323,7 @@ function mergePoolProperties(current: Record<string, unknown> | undefined, reque
 
   const count = requested.count ?? current?.count;
   const mode = requested.mode ?? current?.mode ?? 'User';
-  if (mode !== 'System' && mode !== 'User' && mode !== 'Gateway') return rejected(400, 'InvalidParameter', `The value of parameter agentPoolProfile.mode is invalid: '${String(mode)}'. Use System, User or Gateway.`);
+  if (mode !== 'System' && mode !== 'User' && mode !== 'Gateway') return rejected(400, 'InvalidParameter', `The value of parameter agentPoolProfile.mode is invalid: ${JSON.stringify(mode)}. Use System, User or Gateway.`);
   const minimum = mode === 'System' ? 1 : 0;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < minimum || count > maxPoolCount) {
     return rejected(400, 'InvalidParameter', `The value of parameter agentPoolProfile.count of agent pool '${poolName}' is invalid: '${String(count)}'. It must be an integer from ${minimum} to ${maxPoolCount} for a ${mode} pool.`);

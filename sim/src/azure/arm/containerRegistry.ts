@@ -332,8 +332,8 @@ function parseRunRequest(body: Record<string, unknown>, loginServer: string): Pa
   if (!isRecord(platform) || typeof platform.os !== 'string' || !osValues.some((os) => os.toLowerCase() === String(platform.os).toLowerCase())) {
     return armError(400, 'InvalidParameter', `platform.os is required and must be one of ${osValues.join(', ')}; the request has ${JSON.stringify(isRecord(platform) ? platform.os : platform)}.`);
   }
-  if (platform.architecture !== undefined && !architectureValues.includes(String(platform.architecture))) {
-    return armError(400, 'InvalidParameter', `platform.architecture '${String(platform.architecture)}' is invalid; use one of ${architectureValues.join(', ')}.`);
+  if (platform.architecture !== undefined && (typeof platform.architecture !== 'string' || !architectureValues.includes(platform.architecture))) {
+    return armError(400, 'InvalidParameter', `platform.architecture ${JSON.stringify(platform.architecture)} is invalid; use one of ${architectureValues.join(', ')}.`);
   }
   const timeout = body.timeout;
   if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 300 || timeout > 28800)) {
@@ -350,7 +350,7 @@ function parseDockerBuild(body: Record<string, unknown>, platform: Record<string
   const names = body.imageNames ?? [];
   if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) return armError(400, 'InvalidParameter', 'imageNames must be an array of image names.');
   if (body.isPushEnabled !== false && names.length === 0) return armError(400, 'InvalidParameter', 'imageNames must name at least one image when isPushEnabled is true.');
-  const images = parseImageNames(names as string[], loginServer);
+  const images = parseImageNames(names, loginServer);
   if ('status' in images) return images;
   return { platform, sourceLocation: body.sourceLocation, images: body.isPushEnabled === false ? [] : images };
 }
@@ -386,7 +386,7 @@ function collectValues(body: Record<string, unknown>): Record<string, string> {
     if (isRecord(decoded)) for (const [k, v] of Object.entries(decoded)) values[k] = String(v);
   }
   if (Array.isArray(body.values)) {
-    for (const entry of body.values) if (isRecord(entry) && typeof entry.name === 'string') values[entry.name] = String(entry.value ?? '');
+    for (const entry of body.values) if (isRecord(entry) && typeof entry.name === 'string') values[entry.name] = typeof entry.value === 'string' ? entry.value : JSON.stringify(entry.value ?? '');
   }
   return values;
 }

@@ -34,7 +34,7 @@ export type ArmHandler = (request: SimRequest, caller: VerifiedToken) => Promise
  */
 export function armGuard(options: ArmGuardOptions, handler: ArmHandler): Handler {
   return async (request) => {
-    const auth = await authenticate(request, options);
+    const auth = authenticate(request, options);
     if ('status' in auth) return auth;
 
     const apiVersion = request.url.searchParams.get('api-version');
@@ -64,7 +64,7 @@ export function armGuard(options: ArmGuardOptions, handler: ArmHandler): Handler
   };
 }
 
-async function authenticate(request: SimRequest, options: ArmGuardOptions): Promise<VerifiedToken | SimResponse> {
+function authenticate(request: SimRequest, options: ArmGuardOptions): VerifiedToken | SimResponse {
   const challenge = { 'www-authenticate': 'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", error_description="The authentication failed because of missing \'Authorization\' header."' };
   const header = request.headers.authorization;
   if (!header) {
