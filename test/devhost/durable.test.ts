@@ -121,6 +121,14 @@ describe('durable engine', () => {
     expect(read.body).toEqual({ runtimeStatus: 'Completed', output: 8, customStatus: null });
   });
 
+  test('activity output binding publishes messages', async () => {
+    const id = await startOrchestration(host, 'publisher', 'released');
+    expect((await waitForStatus(host, id)).output).toBe('published');
+    const peeked = await request(`${host.url}/admin/devhost/servicebus/topics/release-events/subscriptions/$tap/messages`);
+    const bodies = (peeked.body as { body: { kind?: string } }[]).map((m) => m.body).filter((b) => b.kind === 'released');
+    expect(bodies).toEqual([{ kind: 'released', seq: 1 }, { kind: 'released', seq: 2 }]);
+  });
+
   test('suspend holds events until resume', async () => {
     const id = await startOrchestration(host, 'waitForTwo', undefined, 'suspended-1');
     await waitForStatus(host, id, (s) => s.runtimeStatus === 'Running');

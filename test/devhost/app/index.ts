@@ -52,6 +52,20 @@ df.app.activity('raiseOnOther', {
   },
 });
 
+// An activity that publishes on the release-events topic through an output binding, as the pipeline does.
+const activityEvents = output.serviceBusTopic({ topicName: '%RELEASE_EVENTS_TOPIC%', connection: 'ServiceBusConnection' });
+df.app.activity('publishEvent', {
+  extraOutputs: [activityEvents],
+  handler: (input: { kind: string }, context: InvocationContext) => {
+    context.extraOutputs.set(activityEvents, [{ kind: input.kind, seq: 1 }, { kind: input.kind, seq: 2 }]);
+    return 'published';
+  },
+});
+
+df.app.orchestration('publisher', function* (context) {
+  return yield context.df.callActivity('publishEvent', { kind: context.df.getInput<string>() });
+});
+
 // ---- entities ------------------------------------------------------------------
 
 df.app.entity('counter', (context) => {
