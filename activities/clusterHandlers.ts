@@ -15,7 +15,7 @@ import type { Logger } from '../src/observability/log';
 import { createTrafficRouter } from '../src/routing';
 import type { TrafficRouter } from '../src/routing';
 
-/** What the cluster activities need; tests pass a client for the sim cluster. */
+/** Clients and logger of the cluster activities. Tests pass a client for the sim cluster. */
 export interface ClusterDeps {
   kube: KubeClient;
   log: Logger;
@@ -36,7 +36,7 @@ function serviceRef(target: ReleaseTarget, name: string): ObjectRef {
   return { apiVersion: 'v1', kind: 'Service', namespace: target.namespace, name };
 }
 
-/** The serving container of a Deployment: the one named model-server, else the first. */
+/** Finds the serving container of a Deployment: the one named model-server, else the first. */
 function servingContainerOf(deployment: V1Deployment): { name: string; image: string } | undefined {
   const containers = deployment.spec?.template.spec?.containers ?? [];
   const container = containers.find((c) => c.name === servingContainer) ?? containers[0];

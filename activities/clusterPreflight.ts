@@ -5,7 +5,7 @@ import { gpuResource, tolerationsOf } from './clusterManifests';
 /** Node labels that name the node pool: AKS first, then the older and the generic forms. */
 const poolLabels = ['kubernetes.azure.com/agentpool', 'agentpool', 'node.kubernetes.io/instance-type'];
 
-/** Pool name of a node, for messages that say which pool to scale. */
+/** Returns the pool name of a node, for messages that name the pool to scale. */
 export function poolOf(node: V1Node): string {
   const labels = node.metadata?.labels ?? {};
   for (const key of poolLabels) {
@@ -21,7 +21,7 @@ function count(quantity: string | undefined): number {
   return Number.isFinite(value) ? value : 0;
 }
 
-/** Whether one toleration tolerates one taint, by the rules of the Kubernetes scheduler. */
+/** Reports whether one toleration tolerates one taint, by the rules of the Kubernetes scheduler. */
 export function tolerates(toleration: V1Toleration, taint: V1Taint): boolean {
   if (toleration.effect && toleration.effect !== taint.effect) return false;
   if (toleration.operator === 'Exists') return !toleration.key || toleration.key === taint.key;
@@ -32,7 +32,7 @@ function isReady(node: V1Node): boolean {
   return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
-/** Why the pods of `target` cannot run on `node`, or undefined when they can. */
+/** Returns why the pods of `target` cannot run on `node`, or undefined when they can. */
 export function nodeMismatch(node: V1Node, target: ReleaseTarget): string | undefined {
   if (node.spec?.unschedulable) return 'cordoned';
   if (!isReady(node)) return 'not Ready';

@@ -1,10 +1,10 @@
 import type { RolloutState } from './clusterContract';
 import type { CoreV1Event, V1Deployment, V1Pod } from '../src/clients/kubeModule';
 
-/** Container waiting reasons that will not clear by waiting; reported so that a person sees them. */
+/** Container waiting reasons that do not clear by waiting; checkRollout returns them so that an operator can act. */
 const stuckReasons = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 
-/** Whether the Deployment controller has finished rolling out the current spec with every replica available. */
+/** Reports whether the Deployment controller has rolled out the current spec with every replica available. */
 export function isRolledOut(deployment: V1Deployment): boolean {
   const desired = deployment.spec?.replicas ?? 1;
   const status = deployment.status ?? {};
@@ -14,7 +14,7 @@ export function isRolledOut(deployment: V1Deployment): boolean {
   return (status.updatedReplicas ?? 0) >= desired && (status.availableReplicas ?? 0) >= desired && (status.replicas ?? 0) <= desired;
 }
 
-/** The scheduler's message for an unschedulable pod: its PodScheduled condition, else its latest FailedScheduling event. */
+/** Returns the scheduler's message for an unschedulable pod: its PodScheduled condition, else its latest FailedScheduling event. */
 export function unschedulableMessage(pod: V1Pod, events: CoreV1Event[]): string | undefined {
   const condition = (pod.status?.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
   if (!condition) return undefined;
@@ -42,10 +42,10 @@ function stuckContainer(pod: V1Pod): string | undefined {
 
 /**
  * Summarises a Deployment and its pods for the orchestrator. A pod that the
- * scheduler cannot place makes the state unschedulable with the scheduler's
+ * scheduler cannot place makes the state unschedulable, with the scheduler's
  * message (for example "0/6 nodes are available: 6 Insufficient
- * nvidia.com/gpu"); containers stuck in image pull or crash loops and a
- * passed progress deadline give a reason without being unschedulable.
+ * nvidia.com/gpu"). Containers stuck in image pull or crash loops and a
+ * passed progress deadline give a reason but do not make it unschedulable.
  */
 export function rolloutStateOf(deployment: V1Deployment, pods: V1Pod[], events: CoreV1Event[]): RolloutState {
   const name = `${deployment.metadata?.namespace ?? ''}/${deployment.metadata?.name ?? ''}`;

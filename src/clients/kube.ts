@@ -7,7 +7,7 @@ import { PermanentError, TransientError } from '../errors';
 import type { Logger } from '../observability/log';
 import { loadAksEntraKubeConfig } from './kubeAks';
 
-/** What identifies one Kubernetes object: enough to build its URL. */
+/** Identity of one Kubernetes object, enough to build its URL. */
 export interface ObjectRef {
   apiVersion: string;
   kind: string;
@@ -17,7 +17,7 @@ export interface ObjectRef {
 
 /** Options of every write. */
 export interface WriteOptions {
-  /** Ask the API server to validate without persisting (`dryRun=All`). */
+  /** When true, the API server validates the write without storing it (`dryRun=All`). */
   dryRun?: boolean;
 }
 
@@ -44,7 +44,7 @@ export function statusOf(error: unknown): number | undefined {
   return undefined;
 }
 
-/** Reason and message from a Kubernetes Status body, without headers or the whole body. */
+/** Extracts the message of a Kubernetes Status body, without headers or the whole body. */
 function statusMessage(error: ApiException<unknown>): string {
   const body = error.body;
   let parsed: unknown = body;
@@ -82,23 +82,23 @@ function networkCode(error: unknown): string | undefined {
  */
 export function classifyKubeError(error: unknown, operation: string, ref: ObjectRef): TransientError | PermanentError {
   if (error instanceof TransientError || error instanceof PermanentError) return error;
-  const what = `${operation} ${describeRef(ref)}`;
+  const subject = `${operation} ${describeRef(ref)}`;
   if (error instanceof ApiException) {
     const status = error.code;
     const detail = statusMessage(error);
-    if (transientStatuses.has(status)) return new TransientError(`${what} failed with HTTP ${status}: ${detail}`, { cause: error });
+    if (transientStatuses.has(status)) return new TransientError(`${subject} failed with HTTP ${status}: ${detail}`, { cause: error });
     const hint = status === 401 || status === 403 ? '; check the identity and its Kubernetes RBAC role' : '';
-    return new PermanentError(`${what} failed with HTTP ${status}: ${detail}${hint}`, { cause: error });
+    return new PermanentError(`${subject} failed with HTTP ${status}: ${detail}${hint}`, { cause: error });
   }
   const code = networkCode(error);
   if (code !== undefined && transientCodes.has(code)) {
-    return new TransientError(`${what} failed: API server unreachable (${code})`, { cause: error });
+    return new TransientError(`${subject} failed: API server unreachable (${code})`, { cause: error });
   }
   const message = error instanceof Error ? error.message : String(error);
   if (/fetch failed|socket hang up|network/i.test(message)) {
-    return new TransientError(`${what} failed: ${message}`, { cause: error });
+    return new TransientError(`${subject} failed: ${message}`, { cause: error });
   }
-  return new PermanentError(`${what} failed: ${message}`, { cause: error });
+  return new PermanentError(`${subject} failed: ${message}`, { cause: error });
 }
 
 /**
@@ -106,7 +106,7 @@ export function classifyKubeError(error: unknown, operation: string, ref: Object
  * another writer changed the object between our read and our write. Other
  * errors pass through. Throws TransientError when the deadline passes.
  */
-export async function retryOnConflict<T>(what: string, attempt: () => Promise<T>, options: ConflictRetryOptions = {}): Promise<T> {
+export async function retryOnConflict<T>(operation: string, attempt: () => Promise<T>, options: ConflictRetryOptions = {}): Promise<T> {
   const deadline = Date.now() + (options.deadlineMs ?? defaultConflictDeadlineMs);
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   let delay = options.initialDelayMs ?? 100;
@@ -118,7 +118,7 @@ export async function retryOnConflict<T>(what: string, attempt: () => Promise<T>
       if (!isConflict(error)) throw error;
       conflicts += 1;
       if (Date.now() + delay > deadline) {
-        throw new TransientError(`${what} still conflicts after ${conflicts} attempts: another writer keeps changing the object`, { cause: error });
+        throw new TransientError(`${operation} still conflicts after ${conflicts} attempts: another writer keeps changing the object`, { cause: error });
       }
       await sleep(delay);
       delay = Math.min(delay * 2, 2000);
@@ -192,13 +192,7 @@ export class KubeClient {
    * the object changed since it was read.
    */
   async mergePatch<T extends KubernetesObject>(ref: ObjectRef, patch: Record<string, unknown>, options: WriteOptions = {}): Promise<T> {
-    this.logWrite('merge-patch', ref);
-    const body = { ...patch, apiVersion: ref.apiVersion, kind: ref.kind, metadata: { ...asRecord(patch.metadata), name: ref.name, namespace: ref.namespace } };
-    try {
-      return await this.api.patch<T>(body as unknown as T, undefined, this.dryRun(options), fieldManager, undefined, PatchStrategy.MergePatch);
-    } catch (error) {
-      throw classifyKubeError(error, 'merge-patch', ref);
-    }
+    return this.patch<T>(ref, patch, PatchStrategy.MergePatch, 'merge-patch', options);
   }
 
   /**
@@ -206,12 +200,16 @@ export class KubeClient {
    * which merges lists such as containers by their key, for built-in kinds only.
    */
   async strategicMergePatch<T extends KubernetesObject>(ref: ObjectRef, patch: Record<string, unknown>, options: WriteOptions = {}): Promise<T> {
-    this.logWrite('strategic-merge-patch', ref);
+    return this.patch<T>(ref, patch, PatchStrategy.StrategicMergePatch, 'strategic-merge-patch', options);
+  }
+
+  private async patch<T extends KubernetesObject>(ref: ObjectRef, patch: Record<string, unknown>, strategy: PatchStrategy, operation: string, options: WriteOptions): Promise<T> {
+    this.logWrite(operation, ref);
     const body = { ...patch, apiVersion: ref.apiVersion, kind: ref.kind, metadata: { ...asRecord(patch.metadata), name: ref.name, namespace: ref.namespace } };
     try {
-      return await this.api.patch<T>(body as unknown as T, undefined, this.dryRun(options), fieldManager, undefined, PatchStrategy.StrategicMergePatch);
+      return await this.api.patch<T>(body as unknown as T, undefined, this.dryRun(options), fieldManager, undefined, strategy);
     } catch (error) {
-      throw classifyKubeError(error, 'strategic-merge-patch', ref);
+      throw classifyKubeError(error, operation, ref);
     }
   }
 
@@ -246,7 +244,7 @@ function asRecord(value: unknown): Record<string, unknown> {
   return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
 }
 
-/** The reference of an object built in code; throws when it lacks kind or name. */
+/** Builds the reference of an object built in code; throws when it lacks kind or name. */
 export function refOf(object: KubernetesObject): ObjectRef {
   const name = object.metadata?.name;
   if (!object.apiVersion || !object.kind || !name) {

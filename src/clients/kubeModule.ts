@@ -14,5 +14,6 @@ export const { ApiException, KubeConfig, KubernetesObjectApi, PatchStrategy } = 
 export type ApiException<T> = K8s.ApiException<T>;
 export type KubeConfig = K8s.KubeConfig;
 export type KubernetesObjectApi = K8s.KubernetesObjectApi;
+export type PatchStrategy = K8s.PatchStrategy;
 export type Authenticator = Parameters<K8s.KubeConfig['addAuthenticator']>[0];
 export type { Cluster, KubernetesListObject, KubernetesObject, User, V1Affinity, V1Deployment, V1Toleration, V1Ingress, V1IngressRule, V1HTTPIngressPath, V1Namespace, V1Node, V1Pod, V1Service, V1Taint, V1ReplicaSet, CoreV1Event } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };

@@ -77,10 +77,10 @@ export function weightsFromRules(rules: RouteRule[], target: ReleaseTarget): Tra
 
 /**
  * Splits traffic with the backendRef weights of a Gateway API HTTPRoute. It
- * creates the route when it is missing; on an existing route it changes only
- * the backendRefs of rules that send traffic to the stable Service, with a
- * merge patch that carries the resourceVersion it read, so a concurrent
- * writer causes a 409 and a fresh read instead of a lost update.
+ * creates the route when it is missing. On an existing route it changes only
+ * the backendRefs of rules that send traffic to the stable Service. The merge
+ * patch carries the resourceVersion it read, so a concurrent writer causes a
+ * 409 and a fresh read instead of a lost update.
  */
 export class GatewayApiRouter implements TrafficRouter {
   readonly provider = 'gateway-api' as const;

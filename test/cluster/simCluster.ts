@@ -71,8 +71,8 @@ export async function waitForRollout(fixture: ClusterFixture, target: ReleaseTar
 }
 
 /**
- * The desired state of every object the pipeline writes in a namespace:
- * spec, labels and annotations by kind and name. Status and
+ * Reads the desired state of every object the pipeline writes in a
+ * namespace: spec, labels and annotations by kind and name. Status and
  * resourceVersion are left out because controllers change them on their own.
  */
 export async function namespaceState(kube: KubeClient, namespace: string): Promise<Record<string, string>> {
