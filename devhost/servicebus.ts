@@ -283,7 +283,9 @@ export class ServiceBusService {
     }
     if (kind === 'queues' && third === 'messages' && parts.length === 3 && method === 'POST') return this.adminSend('queue', name, request);
 
-    const entity = kind === 'queues' ? queuePath(name) : subscription && third === 'subscriptions' ? subscriptionPath(name, subscription) : undefined;
+    let entity: string | undefined;
+    if (kind === 'queues') entity = queuePath(name);
+    else if (subscription && third === 'subscriptions') entity = subscriptionPath(name, subscription);
     const rest = kind === 'queues' ? parts.slice(2) : parts.slice(4);
     if (!entity || rest[0] !== 'messages') return { status: 404, body: { message: `No Service Bus admin route for ${method} /${path}.` } };
     return this.adminMessages(request, method, entity, rest.slice(1));

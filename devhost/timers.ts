@@ -22,7 +22,8 @@ function parseField(text: string, min: number, max: number, names: string[] | un
   const values = new Set<number>();
   const toNumber = (token: string): number => {
     const index = names?.indexOf(token.toUpperCase()) ?? -1;
-    const value = index >= 0 ? index + (names === monthNames ? 1 : 0) : Number(token);
+    let value = Number(token);
+    if (index >= 0) value = names === monthNames ? index + 1 : index;
     if (!Number.isInteger(value) || value < min || value > max + (names === dayNames ? 1 : 0)) throw new Error(`Invalid ${field} "${token}" in schedule "${expression}"; expected ${min}-${max}.`);
     return names === dayNames && value === 7 ? 0 : value;
   };
@@ -35,7 +36,9 @@ function parseField(text: string, min: number, max: number, names: string[] | un
     if (range !== '*') {
       const [a = '', b] = range.split('-');
       from = toNumber(a);
-      to = b === undefined ? (stepText === undefined ? from : max) : toNumber(b);
+      // "5" alone is one value, but "5/10" runs from 5 to the maximum.
+      if (b !== undefined) to = toNumber(b);
+      else if (stepText === undefined) to = from;
     }
     for (let v = from; v <= to; v += step) values.add(v);
   }

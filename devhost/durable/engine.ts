@@ -15,7 +15,7 @@ import { transaction } from '../store';
 import { applyAction, type TurnWork } from './actions';
 import { ActionType, actionSignature, EventType, flattenActions, type HistoryEvent, type OrchestratorState, retryDelayMs, type RetryOptions, terminalStatuses } from './protocol';
 
-/** What the engine needs from the host: function lookup and invocation with logging. */
+/** Host services the engine uses: function lookup, logged invocation and error logging. */
 export interface EngineHost {
   findFunction(name: string, triggerType: string): RegisteredFunction | undefined;
   run(fn: RegisteredFunction, input: InvocationInput, ids: { instanceId?: string }): Promise<InvocationResult>;
@@ -582,7 +582,7 @@ export class Turn implements TurnWork {
     return this.event(EventType.SubOrchestrationInstanceCreated, { Name: name, Version: '', InstanceId: childId, Input: JSON.stringify(input ?? null) }, taskId);
   }
 
-  /** The history durable-functions replays: past events marked played, then this episode. */
+  /** Builds the history durable-functions replays: past events marked as played, then this episode. */
   episodeHistory(): HistoryEvent[] {
     const past = this.history.map((event) => ({ ...event, IsPlayed: true }));
     return [...past, this.event(EventType.OrchestratorStarted, {}), ...this.newEvents];

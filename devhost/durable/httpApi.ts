@@ -60,7 +60,7 @@ export class DurableHttpApi {
     };
   }
 
-  /** The durable client input binding value (JSON text), as the extension builds it. */
+  /** Builds the durable client input binding value (JSON text) the way the extension does. */
   clientBinding(rpcBaseUrl: string): string {
     const base = this.options.baseUrl;
     const code = this.options.code ? `code=${encodeURIComponent(this.options.code)}` : '';
@@ -208,7 +208,7 @@ export class DurableHttpApi {
     return { status: row.status === 'Failed' && failAs500 ? 500 : 200, body };
   }
 
-  /** The extension's StatusResponsePayload; `input` and `output` are always present. */
+  /** Builds the extension's StatusResponsePayload. The `input` and `output` keys are always present because the JS client requires them. */
   statusBody(row: InstanceRow, options: { showHistory?: boolean; showHistoryOutput?: boolean; showInput?: boolean }): Record<string, unknown> {
     const body: Record<string, unknown> = {
       name: row.name,

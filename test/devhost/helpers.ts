@@ -80,7 +80,7 @@ export async function getStatus(host: Devhost, instanceId: string, query = 'show
   return response.body as InstanceStatus;
 }
 
-/** Polls the status until `done` holds or the timeout passes; returns the last status. */
+/** Polls the status until `done` returns true or the timeout passes, then returns the last status. */
 export async function waitForStatus(host: Devhost, instanceId: string, done: (s: InstanceStatus) => boolean = (s) => ['Completed', 'Failed', 'Terminated'].includes(s.runtimeStatus), timeoutMs = 20000): Promise<InstanceStatus> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -90,7 +90,7 @@ export async function waitForStatus(host: Devhost, instanceId: string, done: (s:
   }
 }
 
-/** The events of a history that take task ids, as `EventType:EventId`. */
+/** Lists the history events that take task ids, as `EventType:EventId`. */
 export function scheduledIds(history: Record<string, unknown>[] | undefined): string[] {
   const kinds = new Set(['TaskScheduled', 'TimerCreated', 'SubOrchestrationInstanceCreated', 'EventSent']);
   return (history ?? []).filter((e) => kinds.has(String(e.EventType))).map((e) => `${String(e.EventType)}:${String(e.EventId)}`);
