@@ -10,7 +10,7 @@ const releaseEventsTopic = output.serviceBusTopic({ topicName: '%RELEASE_EVENTS_
 
 registerActivity(
   releaseActivities.publishReleaseEvent,
-  async (event, context) => {
+  (event, context) => {
     context.extraOutputs.set(releaseEventsTopic, event);
     invocationLogger(context, { releaseId: event.releaseId, endpoint: event.endpoint, phase: event.phase }).info('release event published', { kind: event.kind });
     return { published: true as const };

@@ -27,7 +27,7 @@ export function renderTemplate(template: string, values: Record<string, string>)
 /** Handlers of the image activities, built on the given registry client. */
 export function imageActivities(registry: () => Registry, readTemplate: (path: string) => string) {
   return {
-    async verifyPushedImage(input: InputOf<typeof releaseActivities.verifyPushedImage>): Promise<CheckResult & { image?: string }> {
+    verifyPushedImage: async (input: InputOf<typeof releaseActivities.verifyPushedImage>): Promise<CheckResult & { image?: string }> => {
       const { registry: server, repository, digest } = input.image;
       const found = await registry().manifestDigest(repository, digest);
       if (!found) return { ok: false, reasons: [`manifest ${server}/${repository}@${digest} was not found in the registry: the push may have been deleted`] };
@@ -35,7 +35,7 @@ export function imageActivities(registry: () => Registry, readTemplate: (path: s
       return { ok: true, reasons: [], image: `${server}/${repository}@${digest}` };
     },
 
-    async startImageBuild(input: InputOf<typeof releaseActivities.startImageBuild>): Promise<{ runId: string }> {
+    startImageBuild: async (input: InputOf<typeof releaseActivities.startImageBuild>): Promise<{ runId: string }> => {
       const { build, request } = input;
       const values: Record<string, string> = {
         modelName: request.model?.name ?? '',
@@ -54,7 +54,7 @@ export function imageActivities(registry: () => Registry, readTemplate: (path: s
       return { runId };
     },
 
-    async checkImageBuild(input: InputOf<typeof releaseActivities.checkImageBuild>): Promise<BuildStatus> {
+    checkImageBuild: async (input: InputOf<typeof releaseActivities.checkImageBuild>): Promise<BuildStatus> => {
       const state: RunState = await registry().runState(input.runId, input.repository);
       if (state.status !== 'succeeded') return state;
       const server = getSettings().ACR_LOGIN_SERVER;

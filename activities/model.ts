@@ -12,7 +12,7 @@ type Models = Pick<AzureMlModels, 'getVersion' | 'setTags'>;
 /** Handlers of the Azure ML activities, built on the given registry client. */
 export function modelActivities(models: () => Models) {
   return {
-    async validateModelVersion(input: InputOf<typeof releaseActivities.validateModelVersion>): Promise<ModelValidation> {
+    validateModelVersion: async (input: InputOf<typeof releaseActivities.validateModelVersion>): Promise<ModelValidation> => {
       const { name, version } = input.model;
       const info: ModelVersionInfo | undefined = await models().getVersion(name, version);
       if (!info) return { ok: false, reasons: [`model ${name} version ${version} was not found in the Azure ML workspace: check the event and the AML_WORKSPACE setting`] };
@@ -20,7 +20,7 @@ export function modelActivities(models: () => Models) {
       return { ok: reasons.length === 0, reasons, ...(info.modelUri ? { storageUri: info.modelUri } : {}) };
     },
 
-    async tagModelVersion(input: InputOf<typeof releaseActivities.tagModelVersion>): Promise<OutputOf<typeof releaseActivities.tagModelVersion>> {
+    tagModelVersion: async (input: InputOf<typeof releaseActivities.tagModelVersion>): Promise<OutputOf<typeof releaseActivities.tagModelVersion>> => {
       const tagged = await models().setTags(input.model.name, input.model.version, { [releaseStateTag]: input.state, [releaseIdTag]: input.releaseId });
       return { tagged };
     },

@@ -4,7 +4,7 @@ import { buildReleasePlan, PlanError } from '../src/release/plan';
 import { releaseActivities } from './releaseContract';
 import { registerActivity } from './register';
 
-registerActivity(releaseActivities.loadReleasePlan, async (request) => {
+registerActivity(releaseActivities.loadReleasePlan, (request) => {
   const settings = getSettings();
   const policy = loadReleasePolicy(settings.RELEASE_POLICY_FILE);
   try {

@@ -8,7 +8,7 @@ import type { ActivityDescriptor } from './contract';
 /** Longest error message that crosses the activity boundary into orchestration history. */
 export const maxActivityErrorLength = 300;
 
-export type ActivityHandler<I, O> = (input: I, context: InvocationContext) => Promise<O>;
+export type ActivityHandler<I, O> = (input: I, context: InvocationContext) => O | Promise<O>;
 
 /** Shortens an error for orchestration history: first line, at most maxActivityErrorLength characters. */
 export function shortMessage(error: unknown): string {
@@ -35,7 +35,7 @@ export function registerActivity<I, O>(
       } catch (error) {
         const releaseId = (input as { releaseId?: string; instanceId?: string } | null)?.releaseId ?? (input as { instanceId?: string } | null)?.instanceId;
         invocationLogger(context, { releaseId }).error('activity failed', { activity: activity.name, error: errorText(error), stack: (error as Error).stack });
-        throw new Error(shortMessage(error));
+        throw new Error(shortMessage(error), { cause: error });
       }
     },
   });

@@ -27,13 +27,14 @@ const analysis = {
 /** A fetch that answers the release API from a script of statuses, one per status read. */
 function scriptedApi(statuses: ReleaseStatus[], calls: string[]): typeof fetch {
   let index = 0;
-  return (async (input: string | URL | Request, init?: RequestInit) => {
-    const url = new URL(String(input));
+  const api = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : input);
     calls.push(`${init?.method ?? 'GET'} ${url.pathname} ${JSON.stringify(init?.headers ?? {})}`);
-    if (url.pathname.endsWith('/approve')) return new Response(JSON.stringify({ error: 'cannot approve a release in phase Progressing', problems: [] }), { status: 409 });
+    if (url.pathname.endsWith('/approve')) return Promise.resolve(new Response(JSON.stringify({ error: 'cannot approve a release in phase Progressing', problems: [] }), { status: 409 }));
     const status = statuses[Math.min(index++, statuses.length - 1)];
-    return new Response(JSON.stringify({ releaseId: base.releaseId, runtimeStatus: 'Running', status, createdTime: base.updatedAt }), { status: 200 });
-  }) as typeof fetch;
+    return Promise.resolve(new Response(JSON.stringify({ releaseId: base.releaseId, runtimeStatus: 'Running', status, createdTime: base.updatedAt }), { status: 200 }));
+  };
+  return api;
 }
 
 describe('command line', () => {

@@ -1,7 +1,7 @@
 import { releaseOrchestrator } from '../../orchestrations/releaseOrchestrator';
 import type { ReleaseStatus } from '../../src/contracts/phases';
 import type { FakeCluster, MetricScenario, Setup } from './harness/fakes';
-import { action, healthy, installFakes, modelRequest, newCluster, oldImage } from './harness/fakes';
+import { action, healthy, installFakes, localPolicyText, modelRequest, newCluster, oldImage } from './harness/fakes';
 import type { ReplayInstance, ScheduledEvent } from './harness/replay';
 import { ReplayEngine } from './harness/replay';
 
@@ -133,7 +133,7 @@ describe('release orchestrator', () => {
 
 describe('release orchestrator actions', () => {
   const gatedPolicy = (onTimeout = 'rollback'): string =>
-    (require('./harness/fakes') as typeof import('./harness/fakes')).localPolicyText.replace('approval: { required: false, timeout: 5m, onTimeout: rollback }', `approval: { required: true, timeout: 5m, onTimeout: ${onTimeout} }`);
+    localPolicyText.replace('approval: { required: false, timeout: 5m, onTimeout: rollback }', `approval: { required: true, timeout: 5m, onTimeout: ${onTimeout} }`);
 
   test('approval gate approve promotes', async () => {
     const { status, instance } = await release({ policyText: gatedPolicy() }, [{ name: 'approve', data: action('approve', 'alice', 'looks good'), when: phaseIs('AwaitingApproval') }]);
