@@ -2,6 +2,11 @@
  * Cluster activities against a real Kubernetes API server, scheduler and
  * controllers from the sim (kwok simulates the nodes and the kubelet).
  */
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { startSims } from '../sim/azureHarness';
 import { KubeClient, loadKubeConfigFile } from '../../src/clients/kube';
 import type { ObjectRef } from '../../src/clients/kube';
 import type { KubernetesObject, V1Deployment, V1Ingress, V1Pod, V1Service } from '../../src/clients/kubeModule';
@@ -280,5 +285,61 @@ describe('kube client writes', () => {
     const bad = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'bad', namespace: 'race' }, spec: { ports: [{ port: 70000 }] } } as V1Service;
     await expect(fixture.kube.apply(bad)).rejects.toThrow(PermanentError);
     await expect(fixture.kube.apply(bad)).rejects.toThrow(/^apply Service race\/bad failed with HTTP 422: /);
+  });
+});
+
+/** Runs aksEntraClient.mts in a child Node process that trusts the sim CA and has only the managed identity to sign in with. */
+function runAksEntraClient(env: Record<string, string>): Promise<{ result?: { server: string; read: unknown }; error?: { name: string; message: string } }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(__dirname, 'aksEntraClient.mts')], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as { result?: { server: string; read: unknown } });
+      } catch {
+        reject(new Error(`aksEntraClient.mts printed no result (exit ${String(code)}): ${stdout}\n${stderr}`));
+      }
+    });
+  });
+}
+
+describe('aks entra sign-in', () => {
+  test('token from managed identity reaches API server', async () => {
+    const compiled = join(__dirname, '..', '..', 'dist', 'src', 'clients', 'kube.js');
+    const source = join(__dirname, '..', '..', 'src', 'clients', 'kube.ts');
+    if (!existsSync(compiled) || statSync(compiled).mtimeMs < statSync(source).mtimeMs) {
+      throw new Error('dist/src/clients/kube.js is missing or older than its source: run `npm run build` first');
+    }
+    const sim = await startSims({ kubeconfigPath: fixture.cluster.kubeconfigPath });
+    try {
+      const output = await runAksEntraClient({
+        NODE_EXTRA_CA_CERTS: sim.sims.caCertPath,
+        IDENTITY_ENDPOINT: sim.sims.identity.endpoint,
+        IDENTITY_HEADER: sim.sims.identity.header,
+        HOME: sim.stateDir,
+        KUBE_SETTINGS_JSON: JSON.stringify({
+          KUBE_AUTH_MODE: 'aks-entra',
+          DRY_RUN: false,
+          AZURE_SUBSCRIPTION_ID: sim.sims.arm.subscriptionId,
+          AZURE_RESOURCE_MANAGER_ENDPOINT: sim.sims.arm.endpoint,
+          AKS_RESOURCE_GROUP: sim.sims.aks.resourceGroup,
+          AKS_CLUSTER_NAME: sim.sims.aks.clusterName,
+        }),
+      });
+      expect(output.error).toBeUndefined();
+      expect(output.result?.server).toBe(fixture.cluster.server);
+      // NOTE: the sim's kube-apiserver does not trust the identity simulator's issuer, so the bearer token is rejected with 401.
+      expect(output.result?.read).toEqual({ name: 'PermanentError', message: expect.stringMatching(/^read Namespace models failed with HTTP 401: .*check the identity and its Kubernetes RBAC role$/) });
+      const resources = sim.sims.inspect.identityRequests().map((r) => r.resource);
+      expect(resources).toContain('6dae42f8-4368-4678-94ff-3960e28e3630');
+    } finally {
+      await sim.stop();
+    }
   });
 });
