@@ -7,7 +7,7 @@ import type { BuildOutcome } from './arm/containerRegistry';
 import { RegistrationError, type ModelVersionInput } from './arm/machineLearning';
 import { type ListeningServer, Router, type SimRequest, type SimResponse, armError, isStringMap, listen, parseJsonObject, unknownRoute } from './http';
 
-/** What the control API drives. */
+/** Simulator state that the control API reads and changes. */
 export interface ControlTargets {
   arm: ArmSimulator;
   store: RegistryStore;

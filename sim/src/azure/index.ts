@@ -193,7 +193,7 @@ async function stopAll(stops: (() => Promise<void>)[]): Promise<void> {
   for (const stop of stops.reverse()) await stop();
 }
 
-/** The model of the corpus ModelRegistered event, so that event resolves against the simulator. */
+/** Builds the model of the corpus ModelRegistered event, so that event resolves against the simulator. */
 function defaultModel(subscriptionId: string, azureml: AzureMlSeed): ModelVersionInput {
   return {
     name: 'sklearn_regression_model',

@@ -32,7 +32,7 @@ export interface IdentityRequestRecord {
 /**
  * Starts the App Service form of the managed-identity endpoint:
  * `GET <IDENTITY_ENDPOINT>?api-version=2019-08-01&resource=<uri>` with header
- * `X-IDENTITY-HEADER`, answering `{access_token, expires_on, resource,
+ * `X-IDENTITY-HEADER`, returning `{access_token, expires_on, resource,
  * token_type, client_id}` as App Service does. Tokens are signed by `authority`.
  */
 export async function startIdentitySimulator(options: {
@@ -84,7 +84,7 @@ function issueToken(request: SimRequest, header: string, authority: TokenAuthori
   };
 }
 
-/** App Service answers identity errors as `{statusCode, message}`; msal-node reads `message`. */
+/** Builds App Service's identity error body, `{statusCode, message}`, whose `message` msal-node reads. */
 function identityError(status: number, message: string): SimResponse {
   return { status, json: { statusCode: status, message, correlationId: randomBytes(8).toString('hex') } };
 }

@@ -21,10 +21,10 @@ export interface VerifiedToken {
   claims: JWTPayload;
 }
 
-/** Why a token was rejected, in ARM's error codes. */
+/** ARM error code that names the reason a token was rejected. */
 export type TokenRejection = 'InvalidAuthenticationToken' | 'ExpiredAuthenticationToken' | 'InvalidAuthenticationTokenAudience';
 
-/** A verification failure with the ARM error code to answer. */
+/** A verification failure with the ARM error code to return. */
 export class TokenRejectedError extends Error {
   constructor(readonly code: TokenRejection, message: string) {
     super(message);
@@ -123,7 +123,7 @@ export class TokenAuthority {
   }
 }
 
-/** A claim's value when it is a string, or "". */
+/** Returns a claim's value when it is a string, or "". */
 export function stringClaim(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }

@@ -51,7 +51,7 @@ const newestVersions = ['2020-07-01', '2019-08-01', '2019-01-01'];
 const apiVersionForm = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
- * Scheduled events of every simulated VM. Each VM sees the events whose
+ * Scheduled events of every simulated VM. Each VM reads the events whose
  * Resources name it, and each VM's DocumentIncarnation rises on every change
  * that VM can see. A Scheduled event starts on acknowledgement or when its
  * NotBefore passes, as Azure does.
@@ -69,7 +69,7 @@ export class ScheduledEventsStore {
     this.priorities.set(vm, priority);
   }
 
-  /** The recorded priority of a VM; Regular when none was recorded. */
+  /** Returns the recorded priority of a VM, or Regular when none was recorded. */
   priorityOf(vm: string): 'Regular' | 'Spot' {
     return this.priorities.get(vm) ?? 'Regular';
   }
@@ -101,7 +101,7 @@ export class ScheduledEventsStore {
     return event;
   }
 
-  /** The document a VM reads. */
+  /** Returns the document a VM reads. */
   document(vm: string): ScheduledEventsDocument {
     return { DocumentIncarnation: this.incarnations.get(vm) ?? 1, Events: this.events.filter((e) => e.Resources.includes(vm)).map((e) => ({ ...e, Resources: [...e.Resources] })) };
   }
@@ -203,7 +203,7 @@ function acknowledge(request: SimRequest, vm: string, store: ScheduledEventsStor
   return { status: 200, text: '' };
 }
 
-/** The subset of `/metadata/instance/compute` a node agent reads to know which VM it is on. */
+/** Builds the subset of `/metadata/instance/compute` that a node agent reads to learn which VM it is on. */
 function computeMetadata(vm: string, store: ScheduledEventsStore): Record<string, unknown> {
   const hex = createHash('sha256').update(vm).digest('hex');
   const vmId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;

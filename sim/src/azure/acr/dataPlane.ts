@@ -92,7 +92,7 @@ class DataPlane {
 
   /**
    * Runs `then` when the request carries an access token that grants
-   * `required`; otherwise answers 401 with the challenge naming the scope.
+   * `required`. Otherwise returns 401 with the challenge that names the scope.
    */
   private authorized(request: SimRequest, required: AccessEntry, then: () => SimResponse, needsApiVersion = true): SimResponse {
     if (needsApiVersion && !request.url.searchParams.get('api-version')) {
@@ -215,7 +215,7 @@ class DataPlane {
     return this.errors(404, code, message);
   }
 
-  /** The registry's own error body, `{"errors":[{code, message}]}`, which the SDK maps to RestError. */
+  /** Builds the registry's own error body, `{"errors":[{code, message}]}`, which the SDK maps to RestError. */
   private errors(status: number, code: string, message: string): SimResponse {
     return { status, json: { errors: [{ code, message, detail: null }] } };
   }

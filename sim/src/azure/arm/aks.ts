@@ -175,7 +175,9 @@ export class AksProvider {
 
     const pool: PoolState = existing ?? { name: poolName, properties: {} };
     const previousCount = existing ? Number(existing.properties.count) : undefined;
-    pool.properties = { ...merged.value, provisioningState: existing ? (previousCount === merged.value.count ? 'Updating' : 'Scaling') : 'Creating' };
+    let provisioningState = 'Creating';
+    if (existing) provisioningState = previousCount === merged.value.count ? 'Updating' : 'Scaling';
+    pool.properties = { ...merged.value, provisioningState };
     cluster.pools.set(poolName, pool);
     pool.operationId = this.startPoolOperation(cluster, pool, previousCount);
     return this.accepted(cluster, pool.operationId, existing ? 200 : 201, this.poolJson(cluster, pool), request);

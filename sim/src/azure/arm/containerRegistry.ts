@@ -17,7 +17,7 @@ export interface AcrSeed {
   location: string;
 }
 
-/** What the next simulated build run ends with; chosen by a test through the control API. */
+/** The result of the next simulated build run, which a test chooses through the control API. */
 export interface BuildOutcome {
   status: 'Succeeded' | 'Failed';
   /** Digest of the built image; derived from the run and its source when absent. */
@@ -108,7 +108,7 @@ export class AcrManagementProvider {
     this.outcomes.push(outcome);
   }
 
-  /** Every scheduled run, oldest first, for tests and the control API. */
+  /** Returns every scheduled run, oldest first, for tests and the control API. */
   runRecords(): RunRecord[] {
     return [...this.runs.values()].map(({ runId, request, status, outputImages, runErrorMessage, createTime, startTime, finishTime }) => ({
       runId, request, status, outputImages, createTime,
@@ -192,7 +192,7 @@ export class AcrManagementProvider {
     this.runs.set(runId, run);
     this.options.log.info('sim acr run scheduled', { runId, images: images.map((i) => `${i.repository}:${i.tag}`).join(',') });
     this.later(runStartDelayMs, () => this.startRun(run, parsed.sourceLocation));
-    // scheduleRun answers at once; the run's own status moves from Queued to a final state.
+    // scheduleRun returns at once, and the run's own status moves from Queued to a final state.
     return { status: 200, json: this.runJson(run) };
   }
 
@@ -229,7 +229,7 @@ export class AcrManagementProvider {
     this.options.log.info('sim acr run succeeded', { runId: run.runId, digest });
   }
 
-  /** Why the source cannot be read, or undefined; only uploaded sources and https URLs are readable. */
+  /** Returns why the source cannot be read, or undefined. Only uploaded sources and https URLs are readable. */
   private sourceProblem(sourceLocation: string): string | undefined {
     if (/^https:\/\//.test(sourceLocation)) return undefined;
     const id = /([0-9a-f-]{36})\.tar\.gz$/.exec(sourceLocation)?.[1];

@@ -16,7 +16,7 @@ export interface ArmWriteRecord {
   at: string;
 }
 
-/** Checks ARM applies to every request before the resource provider sees it. */
+/** Settings of the checks ARM applies to every request before the resource provider handles it. */
 export interface ArmGuardOptions {
   subscriptionId: string;
   authority: TokenAuthority;

@@ -36,7 +36,7 @@ export interface ArmSimulator {
 }
 
 /**
- * Starts one HTTPS server that answers Azure Resource Manager for the AKS,
+ * Starts one HTTPS server that serves Azure Resource Manager for the AKS,
  * Azure ML and ACR calls the app makes. Management clients take its origin as
  * their `endpoint`; tokens must come from the identity simulator.
  */
