@@ -1,4 +1,4 @@
-import type { createRemoteJWKSet, JWTPayload } from 'jose' with { 'resolution-mode': 'import' };
+import type * as Jose from 'jose' with { 'resolution-mode': 'import' };
 
 import type { Actor } from '../contracts/release';
 
@@ -19,12 +19,12 @@ export type PrincipalResult = { ok: true; actor: Actor } | { ok: false; reason: 
 /** Actor recorded when only a function key authorised the call: the key identifies no person. */
 export const functionKeyActor: Actor = { kind: 'function-key', id: 'function-key', displayName: 'function key (no person identified)' };
 
-const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+const jwksCache = new Map<string, ReturnType<typeof Jose.createRemoteJWKSet>>();
 
 // jose is an ES module; this CommonJS app loads it with import() on first use.
-const loadJose = (): Promise<typeof import('jose', { with: { 'resolution-mode': 'import' } })> => import('jose');
+const loadJose = (): Promise<typeof Jose> => import('jose');
 
-async function keySetFor(uri: string): Promise<ReturnType<typeof createRemoteJWKSet>> {
+async function keySetFor(uri: string): Promise<ReturnType<typeof Jose.createRemoteJWKSet>> {
   let keys = jwksCache.get(uri);
   if (!keys) {
     const { createRemoteJWKSet } = await loadJose();
@@ -62,9 +62,12 @@ function displayNameFromPrincipal(encoded: string | null): string | undefined {
   }
 }
 
-function actorFromToken(payload: JWTPayload): Actor {
+function actorFromToken(payload: Jose.JWTPayload): Actor {
   const claims = payload as Record<string, unknown>;
-  const text = (key: string): string | undefined => (typeof claims[key] === 'string' ? (claims[key] as string) : undefined);
+  const text = (key: string): string | undefined => {
+    const value = claims[key];
+    return typeof value === 'string' ? value : undefined;
+  };
   const actor: Actor = { kind: 'user', id: text('oid') ?? payload.sub ?? 'unknown' };
   const displayName = text('preferred_username') ?? text('upn') ?? text('name') ?? text('azp') ?? text('appid');
   if (displayName) actor.displayName = displayName;

@@ -68,7 +68,7 @@ export class FieldConflictError extends Error {
 }
 
 /** Characters that may not appear in names that become part of a release key. */
-const unsafeInKey = /[|\u0000-\u001f\u007f]/;
+const unsafeInKey = /[|\p{Cc}]/u;
 
 /** Returns true when the text can be part of a release key: 1..255 characters, no `|` and no control characters. */
 export function isKeySafe(text: string): boolean {

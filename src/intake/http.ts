@@ -33,7 +33,7 @@ export async function readLimitedBody(request: HttpRequest, maxBytes: number): P
 
   const chunks: Buffer[] = [];
   let total = 0;
-  const reader = request.body.getReader();
+  const reader = (request.body as ReadableStream<Uint8Array>).getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;

@@ -59,7 +59,7 @@ export function durableStarter(client: df.DurableClient): ReleaseStarter {
         throw transient(`reading status of instance ${instanceId}`, error);
       }
       const instance: ReleaseInstance = { instanceId, runtimeStatus: String(status.runtimeStatus) };
-      if (status.customStatus !== null && typeof status.customStatus === 'object') instance.customStatus = status.customStatus as Partial<ReleaseStatus>;
+      if (status.customStatus !== null && typeof status.customStatus === 'object') instance.customStatus = status.customStatus;
       if (status.input !== null && typeof status.input === 'object') instance.input = status.input as ReleaseRequest;
       if (status.output !== undefined && status.output !== null) instance.output = status.output;
       const created = timeText(status.createdTime);

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { HttpRequest } from '@azure/functions';
-import type { JWK } from 'jose' with { 'resolution-mode': 'import' };
+import type * as JoseModule from 'jose' with { 'resolution-mode': 'import' };
 
 import type { EndpointLedgerState, LedgerRelease } from '../../src/contracts/ledger';
 import type { ReleaseActionEvent } from '../../src/contracts/phases';
@@ -16,7 +16,7 @@ const issuer = 'https://login.example.test/tenant/v2.0';
 const audience = 'api://aks-model-release';
 const digest = `sha256:${'d'.repeat(64)}`;
 
-type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } });
+type Jose = typeof JoseModule;
 type SigningKey = Awaited<ReturnType<Jose['generateKeyPair']>>['privateKey'];
 // jose is an ES module, so this CommonJS test loads it with import().
 const loadJose = (): Promise<Jose> => import('jose');
@@ -33,7 +33,7 @@ class LocalIssuer {
     const { exportJWK, generateKeyPair } = this.jose;
     const { publicKey, privateKey } = await generateKeyPair('RS256');
     this.privateKey = privateKey;
-    const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
+    const jwk: JoseModule.JWK = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
     this.server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ keys: [jwk] }));
