@@ -122,6 +122,7 @@ export class DurableEngine {
   }
 
   private readonly statements = new Map<string, StatementSync>();
+  private readonly historyCache = new Map<string, HistoryEvent[]>();
 
   /** Returns a cached prepared statement; preparing on every call cost about a third of a step. */
   sql(text: string): StatementSync {
@@ -223,6 +224,24 @@ export class DurableEngine {
     return this.sql('SELECT * FROM instances WHERE instance_id = ?').get(instanceId) as InstanceRow | undefined;
   }
 
+  /**
+   * Returns the history of the current execution from memory, loading it once from SQLite.
+   * Every write goes through this process, so the cache stays equal to the table.
+   */
+  historyFor(instanceId: string): HistoryEvent[] {
+    let events = this.historyCache.get(instanceId);
+    if (!events) {
+      events = this.loadHistory(instanceId);
+      if (this.historyCache.size >= 1000) this.historyCache.delete(this.historyCache.keys().next().value ?? '');
+      this.historyCache.set(instanceId, events);
+    }
+    return events;
+  }
+
+  forgetHistory(instanceId: string): void {
+    this.historyCache.delete(instanceId);
+  }
+
   loadHistory(instanceId: string): HistoryEvent[] {
     const rows = this.sql('SELECT event FROM history WHERE instance_id = ? ORDER BY seq').all(instanceId) as { event: string }[];
     return rows.map((row) => JSON.parse(row.event) as HistoryEvent);
@@ -252,6 +271,7 @@ export class DurableEngine {
   }
 
   deleteInstanceRows(instanceId: string): void {
+    this.forgetHistory(instanceId);
     this.sql('DELETE FROM instances WHERE instance_id = ?').run(instanceId);
     this.sql('DELETE FROM history WHERE instance_id = ?').run(instanceId);
     this.sql('DELETE FROM inbox WHERE instance_id = ?').run(instanceId);
@@ -278,7 +298,7 @@ export class DurableEngine {
       return;
     }
 
-    const turn = new Turn(this, row, this.loadHistory(instanceId));
+    const turn = new Turn(this, row, this.historyFor(instanceId));
     const runOrchestrator = turn.takeMessages(messages);
     if (turn.terminated || !runOrchestrator) {
       if (turn.consumed.length > 0 || turn.terminated) turn.commit();
@@ -670,6 +690,7 @@ export class Turn implements TurnWork {
   commit(): void {
     const engine = this.engine;
     const id = this.row.instance_id;
+    let written: HistoryEvent[] = [];
     engine.commit([...this.touched], () => {
       const deleteMessage = engine.sql('DELETE FROM inbox WHERE id = ?');
       for (const messageId of this.consumed) deleteMessage.run(messageId);
@@ -680,7 +701,8 @@ export class Turn implements TurnWork {
         : [this.event(EventType.OrchestratorStarted, {}), ...this.newEvents, ...this.appended, ...this.closing, this.event(EventType.OrchestratorCompleted, {})];
       let seq = (engine.sql('SELECT COALESCE(MAX(seq), -1) AS seq FROM history WHERE instance_id = ?').get(id) as { seq: number }).seq;
       const insert = engine.sql('INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)');
-      for (const event of events) insert.run(id, ++seq, JSON.stringify({ ...event, IsPlayed: false }));
+      written = events.map((event) => ({ ...event, IsPlayed: false }));
+      for (const event of written) insert.run(id, ++seq, JSON.stringify(event));
       for (const work of this.deferred) work();
 
       if (this.resetTo) {
@@ -689,6 +711,8 @@ export class Turn implements TurnWork {
       }
       engine.sql('UPDATE instances SET status = ?, output = ?, custom_status = ?, updated_ms = ?, engine = ? WHERE instance_id = ?').run(this.status, this.output, this.customStatus, engine.clock.now(), JSON.stringify(this.state), id);
     });
+    // Only a committed turn reaches the cache; continue-as-new dropped the old execution's entry.
+    if (!this.resetTo) this.history.push(...written);
   }
 
   /** Starts a new execution with a fresh history and task-id counter; the status stays Running. */
@@ -696,6 +720,7 @@ export class Turn implements TurnWork {
     const db = this.engine.db;
     const id = this.row.instance_id;
     this.engine.sql('DELETE FROM history WHERE instance_id = ?').run(id);
+    this.engine.forgetHistory(id);
     // Timers and results of the old execution must not reach the new one, whose task ids restart at 0.
     // External events are kept so that a raised event is not lost across the restart.
     const pending = db.prepare('SELECT id, message FROM inbox WHERE instance_id = ?').all(id) as { id: number; message: string }[];
