@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { parse } from 'yaml';
 
 import { consoleLogger, errorText, type Logger } from '../../../src/observability/log';
-import { freeLoopbackPorts, run, waitFor } from '../support';
+import { delay, freeLoopbackPorts, run, waitFor } from '../support';
 import { ensureBinaries, type SimBinaries } from './binaries';
 import { kubeClients, type KubeClients } from './kube';
 import { kwokConfigYaml } from './kwokConfig';
@@ -84,11 +84,13 @@ export async function startCluster(options: ClusterOptions): Promise<SimCluster>
     throw new Error(`kwokctl could not create cluster ${name}; its components log to ${join(workdir, 'clusters', name, 'logs')}`, { cause: error });
   });
 
+  progress(`sim cluster: control plane up in ${seconds(started)} s`);
+
   const cluster = await prepareCluster({ name, workdir, kubeconfigPath, pools, identity, binaries, env, logger, progress }).catch(async (error: unknown) => {
     await stopCluster(name, binaries.binDir, env, logger);
     throw error;
   });
-  progress(`sim cluster: ${name} ready at ${cluster.server} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  progress(`sim cluster: ${name} ready at ${cluster.server} in ${seconds(started)} s`);
   return cluster;
 }
 
@@ -108,14 +110,16 @@ async function prepareCluster(input: PrepareInput): Promise<SimCluster> {
   const server = serverOf(input.kubeconfigPath);
   const clients = await kubeClients(input.kubeconfigPath);
 
+  const crdsStarted = Date.now();
   const crds = await installGatewayApiCrds(clients, input.binaries.assetsDir);
-  input.progress(`sim cluster: installed ${crds.length} Gateway API CRDs`);
+  input.progress(`sim cluster: installed ${crds.length} Gateway API CRDs in ${seconds(crdsStarted)} s`);
   await applyBaseObjects(clients);
 
+  const nodesStarted = Date.now();
   for (const pool of input.pools) await scaleNodePool(clients, pool, pool.count, { identity: input.identity, logger: input.logger });
   const expected = input.pools.reduce((sum, pool) => sum + pool.count, 0);
   await waitForReadyNodes(clients, expected);
-  input.progress(`sim cluster: ${expected} nodes Ready in pools ${input.pools.map((pool) => `${pool.name}=${pool.count}`).join(', ')}`);
+  input.progress(`sim cluster: ${expected} nodes Ready in ${seconds(nodesStarted)} s, pools ${input.pools.map((pool) => `${pool.name}=${pool.count}`).join(', ')}`);
 
   let stopped = false;
   return {
@@ -161,13 +165,53 @@ async function deleteLeftoverCluster(name: string, workdir: string, env: NodeJS.
   await stopCluster(name, binDir, env, logger);
 }
 
+/**
+ * Deletes the cluster with kwokctl, then waits until its component processes
+ * have exited: kwokctl signals them and returns without waiting. A component
+ * still running after 20 s gets SIGKILL.
+ */
 async function stopCluster(name: string, binDir: string, env: NodeJS.ProcessEnv, logger: Logger): Promise<void> {
+  const pids = componentPids(join(env.KWOK_WORKDIR ?? '', 'clusters', name, 'pids'));
   try {
     await run(join(binDir, 'kwokctl'), ['delete', 'cluster', '--name', name], { env, timeoutMs: 60_000 });
-    logger.info('cluster deleted', { cluster: name });
   } catch (error) {
-    logger.error('cannot delete cluster; its processes may still run', { cluster: name, error: errorText(error) });
+    logger.error('cannot delete cluster; killing its processes', { cluster: name, error: errorText(error) });
+    for (const pid of pids.filter(isAlive)) killQuietly(pid);
     throw error;
+  }
+
+  const deadline = Date.now() + 20_000;
+  while (pids.some(isAlive) && Date.now() < deadline) await delay(100);
+  const stuck = pids.filter(isAlive);
+  if (stuck.length > 0) {
+    logger.warn('cluster processes outlived kwokctl delete; killing them', { cluster: name, pids: stuck });
+    for (const pid of stuck) killQuietly(pid);
+  }
+  logger.info('cluster deleted', { cluster: name });
+}
+
+function componentPids(dir: string): number[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((file) => Number.parseInt(readFileSync(join(dir, file), 'utf8').trim(), 10))
+    .filter((pid) => Number.isInteger(pid) && pid > 0);
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // It exited between the check and the signal.
+  }
+}
+
+/** True while a process exists and is not a zombie. */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
 
@@ -176,4 +220,8 @@ function serverOf(kubeconfigPath: string): string {
   const server = config.clusters?.[0]?.cluster?.server;
   if (!server) throw new Error(`kubeconfig ${kubeconfigPath} names no cluster server`);
   return server;
+}
+
+function seconds(since: number): string {
+  return ((Date.now() - since) / 1000).toFixed(1);
 }
