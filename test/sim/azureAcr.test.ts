@@ -97,6 +97,14 @@ describe('ACR build simulator', () => {
     expect((run.result as { logs: string }).logs).toContain('torch==9.9');
   });
 
+  test('context without Dockerfile fails the run', async () => {
+    const run = await runClient(fixture, 'acrBuild', { repository: 'models/nodockerfile', tag: 'v1', contextFiles: { 'app/main.py': 'print(1)\n' } });
+
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ status: 'Failed', registryDigest: null });
+    expect((run.result as { runErrorMessage: string }).runErrorMessage).toContain('Dockerfile');
+  });
+
   test('build without platform gets 400', async () => {
     const token = await send(`${fixture.sims.identity.endpoint}?api-version=2019-08-01&resource=https%3A%2F%2Fmanagement.azure.com`, {
       headers: { 'X-IDENTITY-HEADER': fixture.sims.identity.header },

@@ -4,6 +4,7 @@
 // TCP connection the process opens, then prints one JSON line:
 // {"result": ..., "connections": [...]} or {"error": ..., "connections": [...]}.
 import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { ContainerServiceClient } from '@azure/arm-containerservice';
@@ -48,12 +49,36 @@ interface ClientInput {
   repository: string;
   reference: string;
   tag: string;
+  /** Files of the build context; a Dockerfile alone when absent. */
+  contextFiles?: Record<string, string>;
 }
 
 const sim = JSON.parse(process.env.SIM_ENDPOINTS_JSON ?? '{}') as SimView;
 const input = JSON.parse(process.env.SIM_CLIENT_INPUT ?? '{}') as ClientInput;
 const registryAudience = 'https://containerregistry.azure.net';
 const finalRunStates = ['Succeeded', 'Failed', 'Canceled', 'Error', 'Timeout'];
+
+/** Packs files into a gzipped ustar archive, the build context form ACR accepts. */
+function tarGz(files: Record<string, string>): Buffer {
+  const blocks: Buffer[] = [];
+  for (const [path, content] of Object.entries(files)) {
+    const body = Buffer.from(content);
+    const header = Buffer.alloc(512);
+    header.write(path, 0);
+    header.write('0000644\0', 100);
+    header.write(`${body.length.toString(8).padStart(11, '0')}\0`, 124);
+    header.write('00000000000\0', 136);
+    header.write('        ', 148);
+    header.write('0', 156);
+    header.write('ustar\0', 257);
+    header.write('00', 263);
+    const sum = header.reduce((total, byte) => total + byte, 0);
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    blocks.push(header, body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(blocks));
+}
 
 function machineLearningClient(): AzureMachineLearningWorkspaces {
   return new AzureMachineLearningWorkspaces(new DefaultAzureCredential(), sim.arm.subscriptionId, { endpoint: sim.arm.endpoint });
@@ -107,7 +132,8 @@ const actions: Record<string, () => Promise<unknown>> = {
     const credential = new DefaultAzureCredential();
     const client = new ContainerRegistryManagementClient(credential, sim.arm.subscriptionId, { endpoint: sim.arm.endpoint });
     const upload = await client.registries.getBuildSourceUploadUrl(sim.acr.resourceGroup, sim.acr.name);
-    const put = await fetch(upload.uploadUrl ?? '', { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob' }, body: Buffer.from('FROM scratch\n') });
+    const context = tarGz(input.contextFiles ?? { Dockerfile: 'FROM scratch\n' });
+    const put = await fetch(upload.uploadUrl ?? '', { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob', 'content-type': 'application/gzip' }, body: context });
     if (put.status !== 201) throw new Error(`build context upload answered ${put.status}`);
 
     const scheduled = await client.registries.beginScheduleRunAndWait(

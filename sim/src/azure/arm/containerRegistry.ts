@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 import type { Logger } from '../../../../src/observability/log';
+import { type ContextListing, listBuildContext } from '../acr/buildContext';
 import type { RegistryStore } from '../acr/registry';
 import { type Router, type SimRequest, type SimResponse, armError, isRecord, parseJsonObject } from '../http';
 import { type ArmGuardOptions, armGuard } from './guard';
@@ -51,7 +52,7 @@ interface RunState extends RunRecord {
 
 interface UploadState {
   token: string;
-  uploaded?: { bytes: number; sha256: string };
+  uploaded?: { bytes: number; sha256: string; listing: ContextListing };
 }
 
 /** Options of the ACR management provider. */
@@ -161,7 +162,7 @@ export class AcrManagementProvider {
       return { status: 400, text: 'MissingRequiredHeader: x-ms-blob-type must be BlockBlob.' };
     }
     const sha256 = createHash('sha256').update(request.body).digest('hex');
-    upload.uploaded = { bytes: request.body.length, sha256 };
+    upload.uploaded = { bytes: request.body.length, sha256, listing: listBuildContext(request.body) };
     const dir = join(this.options.stateDir, 'build-sources');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, `${id}.tar.gz`), request.body);
@@ -191,16 +192,16 @@ export class AcrManagementProvider {
     };
     this.runs.set(runId, run);
     this.options.log.info('sim acr run scheduled', { runId, images: images.map((i) => `${i.repository}:${i.tag}`).join(',') });
-    this.later(runStartDelayMs, () => this.startRun(run, parsed.sourceLocation));
+    this.later(runStartDelayMs, () => this.startRun(run, parsed.sourceLocation, parsed.dockerFilePath));
     // scheduleRun returns at once, and the run's own status moves from Queued to a final state.
     return { status: 200, json: this.runJson(run) };
   }
 
-  private startRun(run: RunState, sourceLocation: string): void {
+  private startRun(run: RunState, sourceLocation: string, dockerFilePath: string | undefined): void {
     run.status = 'Running';
     run.startTime = new Date().toISOString();
     const outcome = this.outcomes.shift() ?? { status: 'Succeeded' as const };
-    const sourceProblem = this.sourceProblem(sourceLocation);
+    const sourceProblem = this.sourceProblem(sourceLocation, dockerFilePath);
     this.later(outcome.durationMs ?? defaultRunDurationMs, () => this.finishRun(run, sourceProblem ? { status: 'Failed', errorMessage: sourceProblem } : outcome, sourceLocation));
   }
 
@@ -229,13 +230,23 @@ export class AcrManagementProvider {
     this.options.log.info('sim acr run succeeded', { runId: run.runId, digest });
   }
 
-  /** Returns why the source cannot be read, or undefined. Only uploaded sources and https URLs are readable. */
-  private sourceProblem(sourceLocation: string): string | undefined {
+  /**
+   * Returns why the source cannot be built, or undefined. Only uploaded
+   * sources and https URLs are readable, and an uploaded context must be a tar
+   * archive that contains the Dockerfile, as ACR requires.
+   */
+  private sourceProblem(sourceLocation: string, dockerFilePath: string | undefined): string | undefined {
     if (/^https:\/\//.test(sourceLocation)) return undefined;
     const id = /([0-9a-f-]{36})\.tar\.gz$/.exec(sourceLocation)?.[1];
     const upload = id ? this.uploads.get(id) : undefined;
     if (!upload) return `failed to download context: source location '${sourceLocation}' was not issued by listBuildSourceUploadUrl`;
     if (!upload.uploaded) return `failed to download context: nothing was uploaded to '${sourceLocation}'`;
+    const listing = upload.uploaded.listing;
+    if (!listing.ok) return `failed to extract context: ${listing.reason}`;
+    const dockerfile = dockerFilePath?.replace(/^\.\//, '');
+    if (dockerfile !== undefined && !listing.files.includes(dockerfile)) {
+      return `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat /workspace/${dockerfile}: no such file or directory`;
+    }
     return undefined;
   }
 
@@ -323,6 +334,8 @@ function elapsed(run: RunState): string {
 interface ParsedRun {
   platform: Record<string, unknown>;
   sourceLocation: string;
+  /** Dockerfile a DockerBuildRequest names; the run fails when the context lacks it. */
+  dockerFilePath?: string;
   images: { repository: string; tag: string }[];
 }
 
@@ -352,7 +365,7 @@ function parseDockerBuild(body: Record<string, unknown>, platform: Record<string
   if (body.isPushEnabled !== false && names.length === 0) return armError(400, 'InvalidParameter', 'imageNames must name at least one image when isPushEnabled is true.');
   const images = parseImageNames(names, loginServer);
   if ('status' in images) return images;
-  return { platform, sourceLocation: body.sourceLocation, images: body.isPushEnabled === false ? [] : images };
+  return { platform, sourceLocation: body.sourceLocation, dockerFilePath: body.dockerFilePath, images: body.isPushEnabled === false ? [] : images };
 }
 
 function parseEncodedTask(body: Record<string, unknown>, platform: Record<string, unknown>, loginServer: string): ParsedRun | SimResponse {
