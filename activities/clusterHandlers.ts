@@ -86,7 +86,8 @@ export function clusterActivityHandlers(deps: ClusterDeps): Handlers {
 
   async function preflightTarget({ target, image }: InputOf<typeof clusterActivities.preflightTarget>): Promise<PreflightResult> {
     const reasons: string[] = [];
-    if (!digestImage.test(image)) reasons.push(`image "${image}" is not addressed by digest: expected registry/repository@sha256:<64 hex digits>`);
+    const imageProblem = preflightImageProblem(image);
+    if (imageProblem) reasons.push(imageProblem);
     const namespace = await kube.read<V1Namespace>({ apiVersion: 'v1', kind: 'Namespace', name: target.namespace });
     if (!namespace) reasons.push(`namespace ${target.namespace} not found: create it, or fix endpoints[].namespace of endpoint ${target.endpoint} in the policy`);
     if (target.resources.gpu > 0) {
@@ -206,6 +207,19 @@ export function clusterActivityHandlers(deps: ClusterDeps): Handlers {
   }
 
   return { preflightTarget, ensureStable, applyCanary, checkRollout, setTrafficWeight, promoteStable, restoreStable, removeCanary };
+}
+
+/**
+ * Checks the image that preflight receives: an image by digest, or a bare
+ * `registry/repository` that a build has yet to push to. A tag is rejected,
+ * because releases deploy images by digest only.
+ */
+export function preflightImageProblem(image: string): string | undefined {
+  if (digestImage.test(image)) return undefined;
+  if (image.includes('@')) return `image "${image}" has an invalid digest: expected registry/repository@sha256:<64 hex digits>`;
+  const lastSegment = image.slice(image.lastIndexOf('/') + 1);
+  if (lastSegment.includes(':')) return `image "${image}" is addressed by tag: releases deploy images by digest, so name registry/repository@sha256:<64 hex digits>`;
+  return undefined;
 }
 
 /** Pods the canary runs when fully scaled, which preflight must find room for. */

@@ -6,7 +6,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+
 import { startSims } from '../sim/azureHarness';
+import { resetSettingsForTests } from '../../src/config/settings';
 import { KubeClient, loadKubeConfigFile } from '../../src/clients/kube';
 import type { ObjectRef } from '../../src/clients/kube';
 import type { KubernetesObject, V1Deployment, V1Ingress, V1Pod, V1Service } from '../../src/clients/kubeModule';
@@ -229,7 +233,7 @@ describe('unschedulable canary', () => {
     const result = await fixture.handlers.preflightTarget({ target: { ...stableTarget, namespace: 'absent' }, image: 'repo/model:latest' });
     expect(result.ok).toBe(false);
     expect(result.reasons).toEqual([
-      'image "repo/model:latest" is not addressed by digest: expected registry/repository@sha256:<64 hex digits>',
+      'image "repo/model:latest" is addressed by tag: releases deploy images by digest, so name registry/repository@sha256:<64 hex digits>',
       'namespace absent not found: create it, or fix endpoints[].namespace of endpoint sentiment in the policy',
     ]);
   });
@@ -341,5 +345,69 @@ describe('aks entra sign-in', () => {
     } finally {
       await sim.stop();
     }
+  });
+});
+
+describe('registered activities', () => {
+  const registered = new Map<string, (input: unknown, context: InvocationContext) => Promise<unknown>>();
+  const saved = { ...process.env };
+
+  beforeAll(() => {
+    Object.assign(process.env, {
+      KUBE_AUTH_MODE: 'kubeconfig',
+      KUBECONFIG_PATH: fixture.cluster.kubeconfigPath,
+      RELEASE_POLICY_FILE: 'config/release-policy.local.yaml',
+      AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+      AZURE_RESOURCE_MANAGER_ENDPOINT: 'https://127.0.0.1:1',
+      AML_RESOURCE_GROUP: 'ml-rg',
+      AML_WORKSPACE: 'ml',
+      AKS_RESOURCE_GROUP: 'aks-rg',
+      AKS_CLUSTER_NAME: 'aks-inference',
+      ACR_NAME: 'simacr',
+      ACR_RESOURCE_GROUP: 'acr-rg',
+      ACR_LOGIN_SERVER: 'simacr.azurecr.io',
+      ACR_ENDPOINT: 'https://127.0.0.1:1',
+      PROMETHEUS_URL: 'http://127.0.0.1:1',
+      ServiceBusConnection: 'Endpoint=sb://127.0.0.1;SharedAccessKeyName=local;SharedAccessKey=local;UseDevelopmentEmulator=true',
+    });
+    resetSettingsForTests();
+    // Captures what the module registers instead of handing it to a Functions host.
+    jest.spyOn(df.app, 'activity').mockImplementation((name, options) => {
+      registered.set(name, options.handler as (input: unknown, context: InvocationContext) => Promise<unknown>);
+      return { name } as unknown as ReturnType<typeof df.app.activity>;
+    });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the spy, so its registrations land in `registered`
+    require('../../activities/cluster');
+  });
+
+  afterAll(() => {
+    jest.restoreAllMocks();
+    process.env = saved;
+    resetSettingsForTests();
+  });
+
+  function context(lines: string[]): InvocationContext {
+    return new InvocationContext({ invocationId: 'inv-1', functionName: 'cluster', logHandler: (_level, ...args) => lines.push(args.map(String).join(' ')) });
+  }
+
+  test('registers every cluster activity', () => {
+    expect([...registered.keys()].sort()).toEqual(['applyCanary', 'checkRollout', 'ensureStable', 'preflightTarget', 'promoteStable', 'removeCanary', 'restoreStable', 'setTrafficWeight']);
+  });
+
+  test('handler reads the sim cluster', async () => {
+    const target = targetOf({ namespace: 'gw', replicas: 1 });
+    const state = await registered.get('checkRollout')?.({ target, track: 'stable' }, context([]));
+    expect(state).toMatchObject({ ready: true, desiredReplicas: 1, unschedulable: false });
+  });
+
+  test('failure is short and logged with ids', async () => {
+    const lines: string[] = [];
+    const target = targetOf({ namespace: 'gw' });
+    const call = registered.get('applyCanary')?.({ target, image: 'repo/model:latest' }, context(lines));
+    await expect(call).rejects.toThrow(PermanentError);
+    await expect(registered.get('applyCanary')?.({ target, image: 'repo/model:latest' }, context([]))).rejects.toThrow(/^image "repo\/model:latest" for endpoint sentiment is not addressed by digest/);
+    expect(lines).toHaveLength(1);
+    const logged = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+    expect(logged).toMatchObject({ level: 'error', message: 'cluster activity failed', activity: 'applyCanary', releaseId: target.releaseId, endpoint: 'sentiment', kind: 'PermanentError', invocationId: 'inv-1' });
   });
 });

@@ -1,4 +1,5 @@
 import { buildDeployment, buildService, labelValue, selectorMatches, stableServiceSelector, tolerationsOf, trackSelector } from '../../activities/clusterManifests';
+import { preflightImageProblem } from '../../activities/clusterHandlers';
 import { fieldManager, labelKeys } from '../../src/contracts/target';
 import { imageV1, targetOf } from './fixtures';
 
@@ -74,5 +75,24 @@ describe('canary manifests', () => {
     expect(selectorMatches({ a: '1' }, { a: '1', b: '2' })).toBe(true);
     expect(selectorMatches({ a: '1', c: '3' }, { a: '1', b: '2' })).toBe(false);
     expect(selectorMatches({}, { a: '1' })).toBe(false);
+  });
+});
+
+describe('preflight image', () => {
+  test('digest passes', () => {
+    expect(preflightImageProblem(imageV1)).toBeUndefined();
+  });
+
+  test('build repository passes', () => {
+    expect(preflightImageProblem('simacr.azurecr.io/models/sentiment')).toBeUndefined();
+    expect(preflightImageProblem('localhost:5000/models/sentiment')).toBeUndefined();
+  });
+
+  test('tag is rejected', () => {
+    expect(preflightImageProblem('simacr.azurecr.io/models/sentiment:v3')).toMatch(/is addressed by tag/);
+  });
+
+  test('bad digest is rejected', () => {
+    expect(preflightImageProblem('simacr.azurecr.io/models/sentiment@sha256:abc')).toMatch(/has an invalid digest/);
   });
 });
