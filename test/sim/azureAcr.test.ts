@@ -49,6 +49,35 @@ describe('ACR data plane simulator', () => {
     expect(challenge).toContain('scope="repository:samples/nginx:metadata_read"');
   });
 
+  test('access token covers only its scope', async () => {
+    const { acr, identity } = fixture.sims;
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const aad = await send(`${identity.endpoint}?api-version=2019-08-01&resource=https%3A%2F%2Fcontainerregistry.azure.net`, { headers: { 'X-IDENTITY-HEADER': identity.header }, ca: fixture.ca });
+    const exchange = await send(`${acr.endpoint}/oauth2/exchange?api-version=2021-07-01`, {
+      method: 'POST',
+      headers: form,
+      body: new URLSearchParams({ grant_type: 'access_token', service: acr.loginServer, access_token: (aad.json() as { access_token: string }).access_token }).toString(),
+      ca: fixture.ca,
+    });
+    expect(exchange.status).toBe(200);
+    const token = await send(`${acr.endpoint}/oauth2/token?api-version=2021-07-01`, {
+      method: 'POST',
+      headers: form,
+      body: new URLSearchParams({ grant_type: 'refresh_token', service: acr.loginServer, scope: 'repository:samples/nginx:metadata_read', refresh_token: (exchange.json() as { refresh_token: string }).refresh_token }).toString(),
+      ca: fixture.ca,
+    });
+    expect(token.status).toBe(200);
+    const authorization = `Bearer ${(token.json() as { access_token: string }).access_token}`;
+
+    const granted = await send(`${acr.endpoint}/acr/v1/samples%2Fnginx?api-version=2021-07-01`, { headers: { authorization }, ca: fixture.ca });
+    const other = await send(`${acr.endpoint}/acr/v1/serving%2Fmlserver?api-version=2021-07-01`, { headers: { authorization }, ca: fixture.ca });
+
+    expect(granted.status).toBe(200);
+    expect(granted.json()).toMatchObject({ registry: 'contosocr.azurecr.io', imageName: 'samples/nginx', tagCount: 1 });
+    expect(other.status).toBe(401);
+    expect(String(other.headers['www-authenticate'])).toContain('scope="repository:serving/mlserver:metadata_read"');
+  });
+
   test('exchange with a forged token gets 401', async () => {
     const response = await send(`${fixture.sims.acr.endpoint}/oauth2/exchange?api-version=2021-07-01`, {
       method: 'POST',

@@ -62,7 +62,16 @@ describe('Azure ML simulator', () => {
     const registered = await send(`${fixture.sims.control.url}/azureml/models`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'churn', version: 3, tags: { area: 'retention' }, properties: { auc: '0.91' }, modelUri: 'azureml://datastores/workspaceblobstore/paths/churn/3/', region: 'switzerlandnorth' }),
+      body: JSON.stringify({
+        name: 'churn',
+        version: 3,
+        tags: { area: 'retention' },
+        properties: { auc: '0.91' },
+        modelUri: 'azureml://datastores/workspaceblobstore/paths/churn/3/',
+        region: 'switzerlandnorth',
+        modelType: 'mlflow_model',
+        flavors: { sklearn: { data: { pickled_model: 'model.pkl' } } },
+      }),
     });
     expect(registered.status).toBe(201);
 
@@ -71,7 +80,14 @@ describe('Azure ML simulator', () => {
     expect(run.error).toBeUndefined();
     expect(run.result).toMatchObject({
       name: '3',
-      properties: { tags: { area: 'retention' }, properties: { auc: '0.91' }, modelUri: 'azureml://datastores/workspaceblobstore/paths/churn/3/', isArchived: false },
+      properties: {
+        tags: { area: 'retention' },
+        properties: { auc: '0.91' },
+        modelUri: 'azureml://datastores/workspaceblobstore/paths/churn/3/',
+        modelType: 'mlflow_model',
+        flavors: { sklearn: { data: { pickled_model: 'model.pkl' } } },
+        isArchived: false,
+      },
     });
     for (const connection of run.connections) expect(loopbackHosts).toContain(connection.host);
   });

@@ -5,7 +5,7 @@ import type { ImagePush, RegistryStore } from './acr/registry';
 import type { ArmSimulator } from './arm/server';
 import type { BuildOutcome } from './arm/containerRegistry';
 import { RegistrationError, type ModelVersionInput } from './arm/machineLearning';
-import { type ListeningServer, Router, type SimRequest, type SimResponse, armError, isStringMap, listen, parseJsonObject, unknownRoute } from './http';
+import { type ListeningServer, Router, type SimRequest, type SimResponse, armError, isRecord, isStringMap, listen, parseJsonObject, unknownRoute } from './http';
 
 /** Simulator state that the control API reads and changes. */
 export interface ControlTargets {
@@ -53,7 +53,7 @@ function registerModel(request: SimRequest, t: ControlTargets): SimResponse {
   const b = body.value;
   const version = typeof b.version === 'number' ? String(b.version) : b.version;
   if (typeof b.name !== 'string' || typeof version !== 'string' || typeof b.modelUri !== 'string') {
-    return invalid('send {"name", "version", "modelUri"} and optionally {"workspace", "tags", "properties", "region", "description", "modelType"}');
+    return invalid('send {"name", "version", "modelUri"} and optionally {"workspace", "tags", "properties", "region", "description", "modelType", "flavors"}');
   }
   for (const field of ['workspace', 'region', 'description', 'modelType']) {
     if (b[field] !== undefined && typeof b[field] !== 'string') return invalid(`${field} must be a string`);
@@ -70,6 +70,12 @@ function registerModel(request: SimRequest, t: ControlTargets): SimResponse {
     ...(typeof b.modelType === 'string' ? { modelType: b.modelType } : {}),
   };
   if ((b.tags !== undefined && !input.tags) || (b.properties !== undefined && !input.properties)) return invalid('tags and properties must map strings to strings');
+  if (b.flavors !== undefined) {
+    if (!isRecord(b.flavors) || !Object.values(b.flavors).every((f) => isRecord(f) && (f.data === undefined || isStringMap(f.data)))) {
+      return invalid('flavors must map flavor names to {"data": {string: string}}');
+    }
+    input.flavors = b.flavors as Record<string, { data?: Record<string, string> }>;
+  }
   try {
     return { status: 201, json: t.arm.azureml.register(input) };
   } catch (error) {

@@ -15,6 +15,8 @@ export interface ModelVersionInput {
   region?: string;
   description?: string;
   modelType?: string;
+  /** MLflow flavors such as `{"sklearn": {"data": {"pickled_model": "model.pkl"}}}`. */
+  flavors?: Record<string, { data?: Record<string, string> }>;
 }
 
 /** The Azure ML side the simulator starts with. */
@@ -91,7 +93,7 @@ export class AzureMlProvider {
         modelType: input.modelType ?? 'custom_model',
         modelUri: input.modelUri,
         jobName: null,
-        flavors: {},
+        flavors: input.flavors ?? {},
         provisioningState: 'Succeeded',
       },
       createdAt: now,
