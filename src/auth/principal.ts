@@ -2,7 +2,7 @@ import type * as Jose from 'jose' with { 'resolution-mode': 'import' };
 
 import type { Actor } from '../contracts/release';
 
-/** How the release API learns who acted. */
+/** Sources of the caller's identity that the release API may trust. */
 export interface PrincipalConfig {
   /**
    * True when App Service Authentication runs in front of the app. Only then

@@ -10,7 +10,7 @@ export function secretsEqual(received: string, configured: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** How a service hook may authenticate; at least one of the two is configured. */
+/** Credentials a service hook may authenticate with; at least one of the two is configured. */
 export interface ServiceHookAuth {
   secret?: { header: string; value: string };
   basic?: { user: string; password: string };

@@ -72,7 +72,7 @@ export function parseGitHubRelease(payload: unknown): GitParseResult & { action?
   };
 }
 
-/** The Git reference of a change, as the release request carries it. */
+/** Returns the Git reference of a change, as the release request carries it. */
 export function gitRefOf(change: ParsedGitChange): GitRef {
   return { repository: change.repository, ref: change.ref, commit: change.commit };
 }

@@ -18,7 +18,7 @@ const validationType = 'microsoft.eventgrid.subscriptionvalidationevent';
 
 /**
  * Runs one delivery (one event, or a batch) through a flow. Bad input is
- * logged and acknowledged: the host answers Event Grid for the whole delivery,
+ * logged and acknowledged: the host responds to Event Grid for the whole delivery,
  * so a throw here would redeliver every event in it. Only TransientError
  * escapes, so that Event Grid retries when the Durable backend is down.
  */

@@ -196,7 +196,7 @@ function apiDeps(client: df.DurableClient, context: Parameters<typeof invocation
   return { starter: durableStarter(client), policy: currentPolicy(), log: invocationLogger(context, { source: 'release-api' }), principal, maxBodyBytes: settings.WEBHOOK_MAX_BODY_BYTES };
 }
 
-/** Answers 503 when the Durable backend cannot be reached, instead of failing the invocation with 500. */
+/** Returns 503 when the Durable backend cannot be reached, instead of failing the invocation with 500. */
 async function guarded(deps: ReleaseApiDeps, work: () => Promise<HttpResponseInit>): Promise<HttpResponseInit> {
   try {
     return await work();

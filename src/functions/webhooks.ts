@@ -41,8 +41,8 @@ export function webhookConfigFromSettings(): WebhookConfig {
 }
 
 /**
- * Starts a release for each endpoint a Git change maps to, and says why for
- * the others. The answer is 202 when something started, 200 otherwise.
+ * Starts a release for each endpoint a Git change maps to, and gives the
+ * reason for the others. The response is 202 when something started, 200 otherwise.
  */
 async function startGitChanges(changes: ParsedGitChange[], deliveryId: string, deps: WebhookDeps, log: Logger): Promise<IntakeOutcome[]> {
   const outcomes: IntakeOutcome[] = [];
@@ -71,7 +71,7 @@ function answer(deliveryId: string, event: string, outcomes: IntakeOutcome[], lo
   return jsonResponse(started ? 202 : 200, { deliveryId, event, outcomes });
 }
 
-/** Runs the start step, answering 503 when the Durable backend cannot be reached so that the sender may retry. */
+/** Runs the start step, returning 503 when the Durable backend cannot be reached so that the sender may retry. */
 async function withTransientAnswer(log: Logger, work: () => Promise<HttpResponseInit>): Promise<HttpResponseInit> {
   try {
     return await work();
@@ -109,7 +109,7 @@ function parseGitHubEvent(event: string, payload: unknown): GitParseResult {
 /**
  * Handles a GitHub webhook delivery: limits the body, verifies
  * X-Hub-Signature-256 over the raw bytes, then maps push and release events
- * through the policy. Signature problems answer 401 and start nothing.
+ * through the policy. Signature problems return 401 and start nothing.
  */
 export async function handleGitHubWebhook(request: HttpRequest, deps: WebhookDeps): Promise<HttpResponseInit> {
   const body = await readLimitedBody(request, deps.config.maxBodyBytes);
@@ -142,6 +142,11 @@ export async function handleGitHubWebhook(request: HttpRequest, deps: WebhookDep
   return withTransientAnswer(log, async () => answer(deliveryId, event, await startGitChanges(parsed.changes, deliveryId, deps, log), log));
 }
 
+const devOpsParsers = new Map<string, (resource: unknown) => GitParseResult>([
+  ['git.push', parseDevOpsPush],
+  ['git.pullrequest.merged', parseDevOpsMerge],
+]);
+
 /**
  * Handles an Azure DevOps service hook: limits the body, checks the shared
  * secret or basic auth, then maps git.push and completed, succeeded
@@ -164,8 +169,9 @@ export async function handleAzureDevOpsWebhook(request: HttpRequest, deps: Webho
 
   const { id: deliveryId, eventType, resource } = envelope.data;
   const eventLog = log.with({ deliveryId, eventType });
-  const parsed = eventType === 'git.push' ? parseDevOpsPush(resource) : eventType === 'git.pullrequest.merged' ? parseDevOpsMerge(resource) : undefined;
-  if (parsed === undefined) return answer(deliveryId, eventType, [ignored(`Azure DevOps event ${eventType} does not start a release`)], eventLog);
+  const parser = devOpsParsers.get(eventType);
+  if (parser === undefined) return answer(deliveryId, eventType, [ignored(`Azure DevOps event ${eventType} does not start a release`)], eventLog);
+  const parsed = parser(resource);
   if (!parsed.ok) return problemResponse(400, `Azure DevOps ${eventType} payload is invalid`, parsed.problems);
   if (parsed.reason !== undefined) return answer(deliveryId, eventType, [ignored(parsed.reason)], eventLog);
   return withTransientAnswer(eventLog, async () => answer(deliveryId, eventType, await startGitChanges(parsed.changes, deliveryId, deps, eventLog), eventLog));

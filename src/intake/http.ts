@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 
 import type { InputProblem } from '../errors';
 
-/** JSON error answer: what was wrong, on which field, and what to send instead. */
+/** Builds a JSON error response: what was wrong, on which field, and what to send instead. */
 export function problemResponse(status: number, error: string, problems: InputProblem[] = [], headers: Record<string, string> = {}): HttpResponseInit {
   return { status, jsonBody: { error, problems }, headers: { 'content-type': 'application/json', ...headers } };
 }
@@ -54,7 +54,7 @@ export function mediaTypeOf(request: HttpRequest): string {
 
 export type JsonResult = { ok: true; value: unknown } | { ok: false; response: HttpResponseInit };
 
-/** Parses a JSON body, answering 400 with the parser's message when it is not JSON. */
+/** Parses a JSON body. Returns a 400 response with the parser's message when the body is not JSON. */
 export function parseJsonBody(bytes: Buffer, field = '(body)'): JsonResult {
   try {
     return { ok: true, value: JSON.parse(bytes.toString('utf8')) as unknown };

@@ -5,7 +5,7 @@ import type { ReleaseActionEvent, ReleaseStatus } from '../contracts/phases';
 import { endpointEntityName, releaseOrchestratorName, type ReleaseRequest } from '../contracts/release';
 import { TransientError } from '../errors';
 
-/** What intake needs to know about an existing release instance. */
+/** Status of an existing release instance, as intake reads it. */
 export interface ReleaseInstance {
   instanceId: string;
   /** Durable runtime status: Pending, Running, Completed, Failed, Terminated, … */
