@@ -1,9 +1,9 @@
 /**
  * A loopback server that speaks the Durable Functions HTTP API as the
- * durable-functions 3.5 client calls it through `rpcBaseUrl`: start answers
- * 202 with the management payload, status answers 404 for an unknown
- * instance and 200/202 with the status body otherwise, raise-event answers
- * 404/410/202, and entities answer state or 404. Like the real extension, it
+ * durable-functions 3.5 client calls it through `rpcBaseUrl`: start returns
+ * 202 with the management payload, status returns 404 for an unknown
+ * instance and 200/202 with the status body otherwise, raise-event returns
+ * 404/410/202, and entities return state or 404. Like the real extension, it
  * restarts a completed instance when asked to start it again, so a test can
  * show that intake never asks.
  */
@@ -41,7 +41,7 @@ export class DurableApiServer {
   readonly signals: { entity: string; operation: string; input: unknown }[] = [];
   readonly events: { instanceId: string; name: string; data: unknown }[] = [];
   readonly calls: RecordedCall[] = [];
-  /** Answers every request with this status while set, as an unhealthy backend would. */
+  /** Status returned for every request while set, as an unhealthy backend would. */
   failWith: number | undefined;
   private server: Server | undefined;
   private base = '';

@@ -1,6 +1,6 @@
 /**
  * Mutates fixture payloads and sends them through every trigger: webhooks
- * must answer 2xx or 4xx, and Event Grid functions must never fail on input.
+ * must respond with 2xx or 4xx, and Event Grid functions must never fail on input.
  * The seed is fixed so that a failure can be replayed; INTAKE_FUZZ_SEED
  * overrides it.
  */

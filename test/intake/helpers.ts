@@ -30,7 +30,7 @@ export function testPolicy(): ReleasePolicy {
   return policy;
 }
 
-/** A logger that keeps every line it writes, so that tests can read the log. */
+/** Creates a logger that keeps every line it writes, so that tests can read the log. */
 export function capturingLogger(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
   const push = (...args: unknown[]): void => void lines.push(args.map(String).join(' '));
@@ -85,7 +85,7 @@ export function devOpsRequest(body: Buffer | string, headers: Record<string, str
   return new HttpRequest({ method: 'POST', url: 'http://127.0.0.1/api/webhooks/azure-devops', headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: { bytes } });
 }
 
-/** Outcomes from a webhook answer body. */
+/** Returns the outcomes in a webhook response body. */
 export function outcomesOf(body: unknown): IntakeOutcome[] {
   return (body as { outcomes: IntakeOutcome[] }).outcomes;
 }
