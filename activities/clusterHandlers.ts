@@ -132,6 +132,7 @@ export function clusterActivityHandlers(deps: ClusterDeps): Handlers {
     // replica-ratio needs the stable Service to select canary pods too; the other providers need it not to.
     const serviceSelector = service?.spec?.selector ?? {};
     const extraPodLabels = replicaRatio ? withoutPipelineKeys(serviceSelector) : {};
+    // NOTE: with replica-ratio the first canary pod takes its share of traffic as soon as it is ready, before the first traffic step.
     const manifest = buildDeployment(target, { track: 'canary', name: target.canaryDeployment, image, replicas: replicaRatio ? (existing?.spec?.replicas ?? 1) : (target.canaryReplicas ?? 1), extraPodLabels });
     const podLabels = manifest.spec?.template.metadata?.labels ?? {};
     if (!replicaRatio && selectorMatches(serviceSelector, podLabels)) {
@@ -171,15 +172,20 @@ export function clusterActivityHandlers(deps: ClusterDeps): Handlers {
     const current = servingContainerOf(stable.deployment);
     if (!current) throw new PermanentError(`${describeRef(ref)} has no container to take image ${image}`);
 
+    // Stable grows back to full size here, so the checkRollout that follows waits
+    // for every replica before removeCanary takes the canary's share away.
+    const currentReplicas = stable.deployment.spec?.replicas ?? 0;
+    const replicas = Math.max(currentReplicas, target.replicas);
+
     // A stable the pipeline deployed is re-applied whole, so its apply set stays complete; any other stable gets only its image changed.
     if (stable.deployment.metadata?.annotations?.[annotationKeys.stableOrigin] === 'deployed') {
-      const applied = await kube.apply(buildDeployment(target, { track: 'stable', name: stable.name, image, replicas: stable.deployment.spec?.replicas ?? target.replicas, origin: 'deployed' }));
+      const applied = await kube.apply(buildDeployment(target, { track: 'stable', name: stable.name, image, replicas, origin: 'deployed' }));
       return { generation: applied.metadata?.generation ?? 0 };
     }
-    if (current.image === image) return { generation: stable.deployment.metadata?.generation ?? 0 };
+    if (current.image === image && currentReplicas === replicas) return { generation: stable.deployment.metadata?.generation ?? 0 };
     const patched = await kube.strategicMergePatch<V1Deployment>(ref, {
       metadata: { annotations: { [annotationKeys.image]: image, [annotationKeys.releaseId]: target.releaseId } },
-      spec: { template: { spec: { containers: [{ name: current.name, image }] } } },
+      spec: { replicas, template: { spec: { containers: [{ name: current.name, image }] } } },
     });
     return { generation: patched.metadata?.generation ?? 0 };
   }

@@ -207,6 +207,36 @@ describe('replica-ratio weights', () => {
   });
 });
 
+describe('replica-ratio promotion', () => {
+  const target = targetOf({
+    namespace: 'rrp',
+    replicas: 4,
+    resources: { gpu: 0, cpu: '100m', memory: '128Mi' },
+    scheduling: { nodeSelector: {}, tolerations: [], allowSpot: false },
+    traffic: { provider: 'replica-ratio', routeName: 'sentiment' },
+  });
+
+  beforeAll(async () => {
+    await createNamespace(fixture.kube, 'rrp');
+    await fixture.handlers.ensureStable({ target, image: imageV1 });
+    await fixture.handlers.applyCanary({ target, image: imageV2 });
+    await waitForRollout(fixture, target, 'canary', (s) => s.ready);
+    await fixture.handlers.setTrafficWeight({ target, canaryWeight: 50 });
+  });
+
+  test('promote sizes stable before removal', async () => {
+    await twice(target, () => fixture.handlers.promoteStable({ target, image: imageV2 }));
+    const stable = await deployment(target, 'sentiment');
+    expect(stable?.spec?.replicas).toBe(4);
+    expect(imageOf(stable)).toBe(imageV2);
+    expect(await waitForRollout(fixture, target, 'stable', (s) => s.ready)).toMatchObject({ readyReplicas: 4 });
+
+    await fixture.handlers.removeCanary({ target });
+    expect(await deployment(target, 'sentiment-canary')).toBeUndefined();
+    expect((await deployment(target, 'sentiment'))?.spec?.replicas).toBe(4);
+  });
+});
+
 describe('unschedulable canary', () => {
   const stableTarget = targetOf({ namespace: 'big', replicas: 1, resources: { gpu: 0, cpu: '100m', memory: '128Mi' } });
   const greedy: ReleaseTarget = { ...stableTarget, resources: { gpu: 8, cpu: '100m', memory: '128Mi' } };
