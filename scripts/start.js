@@ -74,15 +74,29 @@ function requireDist(relative, stage) {
   return require(file);
 }
 
+const simStateDir = process.env.SIM_STATE_DIR ?? path.join(root, '.sim');
+
+/** True when a sim supervisor already runs for the state directory; npm start then reuses it and leaves it running. */
+function simRunning() {
+  try {
+    const pid = Number(readFileSync(path.join(simStateDir, 'supervisor.pid'), 'utf8').trim());
+    process.kill(pid, 0);
+    return existsSync(path.join(simStateDir, 'endpoints.json'));
+  } catch {
+    return false;
+  }
+}
+
 async function startSim() {
   const scripts = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts ?? {};
   if (!scripts['sim:up']) throw new StageError('sim', 'package.json has no "sim:up" script yet, so the local AKS stand-in cannot start');
-  say('starting sim (builds the Kubernetes binaries on first use; that takes a while)');
+  const reused = simRunning();
+  say(reused ? `reusing the sim that runs in ${path.relative(root, simStateDir) || simStateDir}` : 'starting sim (builds the Kubernetes binaries on first use; that takes a while)');
   const code = await run('npm', ['run', '--silent', 'sim:up'], 'sim');
   if (code !== 0) throw new StageError('sim', `"npm run sim:up" exited with code ${code}; its output above says why`);
   const { readSimEndpoints, appSettingsFromSim } = requireDist('sim/src/endpoints.js', 'sim');
-  const sim = readSimEndpoints(process.env.SIM_STATE_DIR ?? path.join(root, '.sim'));
-  return { sim, settings: appSettingsFromSim(sim) };
+  const sim = readSimEndpoints(simStateDir);
+  return { sim, settings: appSettingsFromSim(sim), reused };
 }
 
 async function stopSim() {
@@ -109,6 +123,41 @@ async function registerSampleModel(sim) {
   say(`model ${name} version ${version} is registered in the simulated workspace ${sim.azureml.workspace}`);
 }
 
+/**
+ * Makes room for a canary beside stable: the local policy runs 2 stable
+ * replicas with one GPU each and the canary needs a third GPU.
+ */
+async function scaleGpuPool(settings) {
+  const code = await run(process.execPath, [path.join(__dirname, 'start/scale-pool.js'), 'gpu', '3'], 'arm', { ...process.env, ...settings });
+  if (code !== 0) throw new StageError('scale gpu pool', 'the simulated AKS API did not scale agent pool gpu to 3 nodes; the output above says why');
+}
+
+/**
+ * Gives the endpoint a stable Deployment to compare the canary with: the
+ * first release of an endpoint deploys stable directly, so npm start first
+ * releases version 19 of the model over the release API, then the real event
+ * for version 20 runs the canary.
+ */
+async function releaseBaseline(sim, baseUrl) {
+  const event = JSON.parse(readFileSync(sampleEvent, 'utf8'))[0];
+  const name = event.data.ModelName;
+  const version = String(Number(event.data.ModelVersion) - 1);
+  if (sim.azureControl) {
+    const modelUri = `azureml://subscriptions/${sim.arm.subscriptionId}/resourcegroups/${sim.azureml.resourceGroup}/workspaces/${sim.azureml.workspace}/datastores/workspaceblobstore/paths/models/${name}/${version}/`;
+    const registered = await postJson(new URL('/azureml/models', sim.azureControl.url), { name, version, modelUri, tags: event.data.ModelTags, properties: event.data.ModelProperties, region: sim.azureml.region });
+    if (registered.status >= 300 && registered.status !== 409) throw new StageError('baseline', `the Azure ML simulator answered ${registered.status}: ${registered.text.slice(0, 300)}`);
+  }
+  const { ReleaseApiClient } = requireDist('src/cli/client.js', 'baseline');
+  const { watchRelease } = requireDist('src/cli/watch.js', 'baseline');
+  const api = new ReleaseApiClient({ baseUrl });
+  const started = await api.start({ endpoint: endpointName, model: { name, version }, reason: 'baseline for the npm start demo' });
+  say(`baseline: releasing ${name} version ${version} first (${started.releaseId}), so that version ${event.data.ModelVersion} has a stable to compare with`);
+  const result = await watchRelease(api, started.releaseId, { intervalMs: 1000, timeoutMs: 5 * 60 * 1000, print: (line) => process.stdout.write(`  baseline: ${line}\n`) });
+  if (!result.finished || result.status.phase !== 'Succeeded') {
+    throw new StageError('baseline', result.finished ? `the baseline release ended ${result.status.phase}: ${result.status.reason ?? ''}` : result.reason);
+  }
+}
+
 async function chooseScenario(sim, scenario) {
   if (scenario !== 'error-spike' && scenario !== 'latency-regression') return;
   const url = new URL(`/v1/scenarios/models/regression-server-canary`, sim.traffic.url);
@@ -133,7 +182,9 @@ function startDevhost(settings, port, policyFile) {
   const cli = path.join(dist, 'devhost/cli.js');
   if (!existsSync(cli)) throw new StageError('devhost', 'dist/devhost/cli.js is missing, so the local Functions host cannot start');
   const sample = JSON.parse(readFileSync(path.join(root, 'local.settings.sample.json'), 'utf8')).Values;
-  const env = { ...process.env, ...sample, ...settings, RELEASE_POLICY_FILE: policyFile, DEVHOST_PORT: String(port), DEVHOST_STATE_DIR: '.devhost/start', WEBSITE_HOSTNAME: `127.0.0.1:${port}` };
+  // A fresh state directory per run, so an earlier run's instances and ledger do not answer this one.
+  const stateDir = path.join('.devhost', `start-${Date.now()}`);
+  const env = { ...process.env, ...sample, ...settings, RELEASE_POLICY_FILE: policyFile, DEVHOST_PORT: String(port), DEVHOST_STATE_DIR: stateDir };
   say(`starting devhost on 127.0.0.1:${port}`);
   const child = fork(cli, [], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   const log = path.join(root, '.devhost', 'start.log');
@@ -203,10 +254,10 @@ async function main() {
     const options = parseOptions();
     // Only checked, not loaded: the app entry point validates settings that devhost sets later.
     if (!existsSync(path.join(dist, 'src/index.js'))) throw new StageError('build', 'dist/src/index.js is missing: run "npm run build"');
-    const { sim, settings } = await startSim();
-    cleanups.push(stopSim);
+    const { sim, settings, reused } = await startSim();
+    if (!reused) cleanups.push(stopSim);
     await registerSampleModel(sim);
-    await chooseScenario(sim, options.scenario);
+    await scaleGpuPool(settings);
 
     const host = await startDevhost(settings, options.port, policyFor(options.scenario));
     cleanups.push(async () => {
@@ -216,6 +267,8 @@ async function main() {
       host.flush();
     });
 
+    await releaseBaseline(sim, host.url);
+    await chooseScenario(sim, options.scenario);
     await deliverEvent(host.url);
     const result = await watch(host.url, releaseIdOfSample(), options.scenario);
     if (!result.finished) throw new StageError('watch', result.reason);

@@ -47,6 +47,11 @@ export class WatchRenderer {
 
   update(status: ReleaseStatus): string[] {
     const lines: string[] = [];
+    // An analysis comes before the phase change or weight change that it caused.
+    if (status.lastAnalysis && status.lastAnalysis.at !== this.analysisAt) {
+      lines.push(analysisLine(status.lastAnalysis));
+      this.analysisAt = status.lastAnalysis.at;
+    }
     if (status.phase !== this.phase) {
       lines.push(`phase ${status.phase}${status.reason ? ` - ${status.reason}` : ''}`);
       this.phase = status.phase;
@@ -58,10 +63,6 @@ export class WatchRenderer {
     if (status.canaryWeight !== this.weight && (status.step >= 0 || this.weight !== undefined)) {
       lines.push(progressBar(status));
       this.weight = status.canaryWeight;
-    }
-    if (status.lastAnalysis && status.lastAnalysis.at !== this.analysisAt) {
-      lines.push(analysisLine(status.lastAnalysis));
-      this.analysisAt = status.lastAnalysis.at;
     }
     return lines;
   }

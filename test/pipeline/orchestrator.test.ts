@@ -245,10 +245,15 @@ describe('release orchestrator failures', () => {
     expect((instance.output as ReleaseStatus).reason).toContain('endpoint "nowhere" is not in the release policy');
   });
 
-  test('first release deploys stable', async () => {
-    const { status } = await release({ cluster: newCluster({ stableImage: undefined }) });
+  test('first release deploys stable without canary', async () => {
+    const { status, names, cluster } = await release({ cluster: newCluster({ stableImage: undefined }) });
     expect(status.stableOrigin).toBe('deployed');
     expect(status.phase).toBe('Succeeded');
+    expect(status.reason).toContain('first release to endpoint regression');
+    expect(names).not.toContain('applyCanary');
+    expect(names).not.toContain('analyseCanary');
+    expect(cluster.stableImage).toBe(servingImage);
+    expect(cluster.tags).toEqual([{ version: '20', state: 'released' }]);
   });
 });
 

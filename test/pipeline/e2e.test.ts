@@ -1,0 +1,142 @@
+/**
+ * End to end on sim and devhost: the real Kubernetes API (kwok), Prometheus
+ * scraping the traffic generator, the Azure simulators behind the real SDK
+ * clients, and the app in devhost. Skipped unless the compiled devhost and
+ * sim exist (`npm run build`) and PIPELINE_E2E is not "0".
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { Devhost } from '../../devhost';
+import { startDevhost } from '../../devhost';
+import type { RunningSim } from '../../sim/src/sim';
+import { startSim } from '../../sim/src/sim';
+import { defaultNodePools } from '../../sim/src/cluster/pools';
+import { appSettingsFromSim } from '../../sim/src/endpoints';
+import { ReleaseApiClient } from '../../src/cli/client';
+import { watchRelease } from '../../src/cli/watch';
+import type { ReleaseStatus } from '../../src/contracts/phases';
+
+const root = join(__dirname, '../..');
+const enabled = process.env.PIPELINE_E2E !== '0' && existsSync(join(root, 'dist/devhost/cli.js')) && existsSync(join(root, 'dist/src/index.js'));
+const describeE2e = enabled ? describe : describe.skip;
+
+/** The local policy with one 50 % step, short bakes and a window of three scrape intervals, so each release takes seconds. */
+function testPolicy(): string {
+  return readFileSync(join(root, 'config/release-policy.local.yaml'), 'utf8')
+    .replace('canary: { steps: [10, 50], bake: 20s, progressDeadline: 90s, maxFailedChecks: 1 }', 'canary: { steps: [50], bake: 8s, progressDeadline: 40s, maxFailedChecks: 1 }')
+    .replace('window: 30s\n      successRate: { min: 0.99 }\n      latency: { percentile: 0.99, maxMs: 250 }\n      onInconclusive: pause', 'window: 8s\n      successRate: { min: 0.99 }\n      latency: { percentile: 0.99, maxMs: 250 }\n      onInconclusive: rollback');
+}
+
+interface Kube {
+  deployment(name: string): Promise<{ image?: string; env: Record<string, string> } | undefined>;
+}
+
+async function kubeOf(kubeconfigPath: string): Promise<Kube> {
+  const k8s = await import('@kubernetes/client-node');
+  const config = new k8s.KubeConfig();
+  config.loadFromFile(kubeconfigPath);
+  const apps = config.makeApiClient(k8s.AppsV1Api);
+  return {
+    async deployment(name) {
+      try {
+        const found = await apps.readNamespacedDeployment({ name, namespace: 'models' });
+        const container = found.spec?.template.spec?.containers[0];
+        const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value ?? '']));
+        return { ...(container?.image ? { image: container.image } : {}), env };
+      } catch (error) {
+        if ((error as { code?: number }).code === 404) return undefined;
+        throw error;
+      }
+    },
+  };
+}
+
+describeE2e('release end to end', () => {
+  let dir: string;
+  let sim: RunningSim;
+  let host: Devhost;
+  let api: ReleaseApiClient;
+  let kube: Kube;
+  const output: string[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pipeline-e2e-'));
+    const pools = defaultNodePools().map((p) => (p.name === 'gpu' ? { ...p, count: 3 } : p));
+    sim = await startSim({ stateDir: join(dir, 'sim'), pools, scrapeIntervalSeconds: 2, podReadyDelayMs: 1000, onProgress: () => undefined });
+    const policyFile = join(dir, 'policy.yaml');
+    writeFileSync(policyFile, testPolicy());
+    const sample = (JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> }).Values;
+    host = await startDevhost({
+      appDir: root,
+      stateDir: join(dir, 'devhost'),
+      port: 0,
+      env: { ...sample, ...appSettingsFromSim(sim.endpoints), RELEASE_POLICY_FILE: policyFile },
+      onOutput: (line) => output.push(line),
+      startTimeoutMs: 60000,
+    });
+    api = new ReleaseApiClient({ baseUrl: host.url });
+    kube = await kubeOf(sim.endpoints.kubernetes.kubeconfigPath);
+  }, 300000);
+
+  afterAll(async () => {
+    await host?.stop();
+    await sim?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 120000);
+
+  async function registerModel(version: string): Promise<void> {
+    const control = sim.endpoints.azureControl?.url;
+    if (!control) throw new Error('sim has no Azure control API');
+    const response = await fetch(new URL('/azureml/models', control), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'sklearn_regression_model', version, modelUri: `azureml://models/sklearn_regression_model/${version}/`, tags: { area: 'diabetes' }, region: sim.endpoints.azureml.region }),
+    });
+    expect([201, 409]).toContain(response.status);
+  }
+
+  async function releaseVersion(version: string): Promise<ReleaseStatus> {
+    await registerModel(version);
+    const started = await api.start({ endpoint: 'regression', model: { name: 'sklearn_regression_model', version } });
+    const result = await watchRelease(api, started.releaseId, { intervalMs: 1000, timeoutMs: 240000, print: () => undefined });
+    if (!result.finished) throw new Error(`${result.reason}\n${output.slice(-30).join('\n')}`);
+    return result.status;
+  }
+
+  async function setCanaryScenario(scenario: string): Promise<void> {
+    const response = await fetch(new URL('/v1/scenarios/models/regression-server-canary', sim.endpoints.traffic.url), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scenario }) });
+    expect(response.status).toBe(200);
+  }
+
+  test('first release deploys stable', async () => {
+    const status = await releaseVersion('19');
+    expect(status.phase).toBe('Succeeded');
+    expect(status.stableOrigin).toBe('deployed');
+    expect(await kube.deployment('regression-server')).toBeDefined();
+  }, 300000);
+
+  test('healthy canary is promoted', async () => {
+    const status = await releaseVersion('20');
+    expect(status.phase).toBe('Succeeded');
+    expect(status.stableOrigin).toBe('existing');
+    expect(status.lastAnalysis?.verdict).toBe('pass');
+    const successRate = status.lastAnalysis?.checks.find((c) => c.name === 'success-rate');
+    expect(successRate?.value).toBeGreaterThanOrEqual(0.99);
+    expect(await kube.deployment('regression-server-canary')).toBeUndefined();
+    const stable = await kube.deployment('regression-server');
+    expect(stable?.image).toBe(status.image);
+  }, 300000);
+
+  test('error spike rolls back', async () => {
+    const before = await kube.deployment('regression-server');
+    await setCanaryScenario('error-spike');
+    const status = await releaseVersion('21');
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toContain('success-rate');
+    expect(status.failedChecks).toBeGreaterThanOrEqual(1);
+    expect(await kube.deployment('regression-server-canary')).toBeUndefined();
+    expect(await kube.deployment('regression-server')).toEqual(before);
+  }, 300000);
+});
