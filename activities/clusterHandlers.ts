@@ -96,8 +96,28 @@ export function clusterActivityHandlers(deps: ClusterDeps): Handlers {
       const others = pods.filter((p) => !(p.metadata?.labels?.[labelKeys.endpoint] === trackSelector(target, 'canary')[labelKeys.endpoint] && p.metadata?.labels?.[labelKeys.track] === 'canary'));
       reasons.push(...gpuPlacementProblems(nodes, others, target, canaryPodCount(target)));
     }
+    if (namespace) reasons.push(...(await routeProblems(target)));
     // TODO: pull access to the registry is not checked here; a missing AcrPull role shows up as ImagePullBackOff in checkRollout.
     return { ok: reasons.length === 0, reasons };
+  }
+
+  /** Finds what would stop the traffic provider later, while nothing is deployed yet. */
+  async function routeProblems(target: ReleaseTarget): Promise<string[]> {
+    const { provider, routeName, gateway } = target.traffic;
+    try {
+      if (provider === 'gateway-api') {
+        const route = await kube.read({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', namespace: target.namespace, name: routeName });
+        if (!route && !gateway) return [`HTTPRoute ${target.namespace}/${routeName} not found and traffic.gateway is not set: name the Gateway in the policy so the pipeline can create the route`];
+      }
+      if (provider === 'nginx') {
+        const ingress = await kube.read({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: target.namespace, name: routeName });
+        if (!ingress) return [`Ingress ${target.namespace}/${routeName} not found: the nginx provider needs the Ingress that routes to Service ${target.service}; create it or set traffic.routeName`];
+      }
+    } catch (error) {
+      if (error instanceof PermanentError) return [`traffic provider ${provider} cannot read its route: ${error.message}`];
+      throw error;
+    }
+    return [];
   }
 
   async function ensureStable({ target, image }: InputOf<typeof clusterActivities.ensureStable>): Promise<OutputOf<typeof clusterActivities.ensureStable>> {

@@ -132,6 +132,17 @@ describe('nginx rollback of adopted stable', () => {
     await fixture.kube.apply({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'web', namespace: 'ngx' }, spec: { ingressClassName: 'nginx', rules: [{ host: 'web.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] } } as V1Ingress);
   });
 
+  test('preflight needs the primary ingress', async () => {
+    const result = await fixture.handlers.preflightTarget({ target: { ...target, traffic: { provider: 'nginx', routeName: 'absent' } }, image: imageV2 });
+    expect(result.reasons).toEqual(['Ingress ngx/absent not found: the nginx provider needs the Ingress that routes to Service web; create it or set traffic.routeName']);
+    expect(await fixture.handlers.preflightTarget({ target, image: imageV2 })).toEqual({ ok: true, reasons: [] });
+  });
+
+  test('preflight needs a gateway for new routes', async () => {
+    const result = await fixture.handlers.preflightTarget({ target: { ...target, traffic: { provider: 'gateway-api', routeName: 'web' } }, image: imageV2 });
+    expect(result.reasons).toEqual(['HTTPRoute ngx/web not found and traffic.gateway is not set: name the Gateway in the policy so the pipeline can create the route']);
+  });
+
   test('ensureStable adopts named deployment', async () => {
     expect(await twice(target, () => fixture.handlers.ensureStable({ target, image: imageV1 }))).toEqual({ origin: 'adopted', stableImage: webImage });
   });
