@@ -147,22 +147,26 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
   const method = req.method ?? 'GET';
   const url = new URL(req.url ?? '/', 'http://sim.invalid');
   const body = await readBody(req);
+  if (body === undefined) {
+    write(res, armError(413, 'RequestEntityTooLarge', `The request body of ${method} ${url.pathname} exceeds ${maxBodyBytes} bytes.`));
+    return;
+  }
   const found = router.match(method, url.pathname);
   const request: SimRequest = { method, url, params: found?.params ?? {}, headers: req.headers, body };
   const response = found ? await found.handler(request) : fallback(request);
   write(res, response);
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+/** Reads the whole body; undefined when it exceeds maxBodyBytes (the rest is drained unread). */
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     const buffer = chunk as Buffer;
     size += buffer.length;
-    if (size > maxBodyBytes) throw new Error(`request body exceeds ${maxBodyBytes} bytes`);
-    chunks.push(buffer);
+    if (size <= maxBodyBytes) chunks.push(buffer);
   }
-  return Buffer.concat(chunks);
+  return size > maxBodyBytes ? undefined : Buffer.concat(chunks);
 }
 
 function write(res: ServerResponse, response: SimResponse): void {
