@@ -188,6 +188,50 @@ describe('AKS simulator', () => {
     expect(properties.nodeTaints).toEqual(expect.arrayContaining(sample.nodeTaints as string[]) as unknown);
   });
 
+  test('cluster write scales a pool through polling', async () => {
+    const { arm, aks } = fixture.sims;
+    const authorization = `Bearer ${await armToken()}`;
+    const clusterUrl = `${arm.endpoint}/subscriptions/${arm.subscriptionId}/resourceGroups/${aks.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${aks.clusterName}?api-version=2026-04-01`;
+    const current = (await send(clusterUrl, { headers: { authorization }, ca: fixture.ca })).json() as { location: string; properties: { agentPoolProfiles: { name: string; count: number }[] } };
+    const profiles = current.properties.agentPoolProfiles.map((p) => (p.name === 'gpu' ? { ...p, count: 5 } : p));
+
+    const written = await send(clusterUrl, {
+      method: 'PUT',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ location: current.location, tags: { owner: 'mlops' }, properties: { agentPoolProfiles: profiles } }),
+      ca: fixture.ca,
+    });
+    expect(written.status).toBe(200);
+    const statusUrl = String(written.headers['azure-asyncoperation']);
+    expect(statusUrl).toContain('/providers/Microsoft.ContainerService/locations/switzerlandnorth/operations/');
+
+    const statuses: string[] = [];
+    for (let poll = 0; poll < 50 && !['Succeeded', 'Failed'].includes(statuses.at(-1) ?? ''); poll += 1) {
+      const status = (await send(statusUrl, { headers: { authorization }, ca: fixture.ca })).json() as { status: string };
+      statuses.push(status.status);
+    }
+    expect(statuses[0]).toBe('InProgress');
+    expect(statuses.at(-1)).toBe('Succeeded');
+    expect(scaled).toContainEqual({ pool: 'gpu', count: 5 });
+    const after = (await send(clusterUrl, { headers: { authorization }, ca: fixture.ca })).json() as { tags: Record<string, string>; properties: { provisioningState: string } };
+    expect(after.tags).toEqual({ owner: 'mlops' });
+    expect(after.properties.provisioningState).toBe('Succeeded');
+  });
+
+  test('cluster write in another location gets 400', async () => {
+    const { arm, aks } = fixture.sims;
+    const clusterUrl = `${arm.endpoint}/subscriptions/${arm.subscriptionId}/resourceGroups/${aks.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${aks.clusterName}?api-version=2026-04-01`;
+    const response = await send(clusterUrl, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${await armToken()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ location: 'westeurope', properties: {} }),
+      ca: fixture.ca,
+    });
+
+    expect(response.status).toBe(400);
+    expect(response.json()).toMatchObject({ error: { code: 'LocationChangeNotAllowed' } });
+  });
+
   test('negative pool count gets 400', async () => {
     const response = await putPool('gpuspot', { count: -1 });
 

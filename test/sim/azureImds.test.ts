@@ -142,6 +142,16 @@ describe('IMDS scheduled events simulator', () => {
     expect(response.status).toBe(400);
   });
 
+  test('compute metadata reports the VM priority', async () => {
+    const described = await send(`${fixture.sims.control.url}/imds/vms/aks-gpuspot-3`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ priority: 'Spot' }) });
+    expect(described.status).toBe(204);
+
+    const response = await send(`${fixture.sims.imds.endpoint}/vms/aks-gpuspot-3/metadata/instance/compute?api-version=2021-02-01`, { headers: { Metadata: 'true' } });
+
+    expect(response.status).toBe(200);
+    expect(response.json()).toMatchObject({ name: 'aks-gpuspot-3', priority: 'Spot', location: 'switzerlandnorth' });
+  });
+
   test('control API rejects an unknown event type', async () => {
     const response = await send(`${fixture.sims.control.url}/imds/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ eventType: 'Explode', resources: ['x'] }) });
 
