@@ -48,6 +48,12 @@ describe('IMDS scheduled events simulator', () => {
     expect(response.json()).toEqual({ error: 'Bad request. Required metadata header not specified' });
   });
 
+  test('proxied request gets 400', async () => {
+    const response = await send(eventsUrl('aks-gpuspot-0'), { headers: { Metadata: 'true', 'X-Forwarded-For': '10.0.0.4' } });
+
+    expect(response.status).toBe(400);
+  });
+
   test('request without api-version gets 400', async () => {
     const response = await send(`${fixture.sims.imds.endpoint}/vms/aks-gpuspot-0/metadata/scheduledevents`, { headers: { Metadata: 'true' } });
 

@@ -174,9 +174,11 @@ function headerVm(request: SimRequest): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** IMDS's own checks: the Metadata header, then api-version, then (sim only) a selected VM. */
+/** IMDS's own checks: the Metadata header, no X-Forwarded-For, an api-version, then (sim only) a selected VM. */
 function guarded(request: SimRequest, vm: string | undefined, then: (vm: string) => SimResponse): SimResponse {
   if (request.headers.metadata !== 'true') return { status: 400, json: { error: 'Bad request. Required metadata header not specified' } };
+  // IMDS rejects proxied requests, so that a proxy cannot read metadata on a caller's behalf.
+  if (request.headers['x-forwarded-for'] !== undefined) return { status: 400, json: { error: 'Bad request. Requests with the X-Forwarded-For header are not allowed' } };
   const apiVersion = request.url.searchParams.get('api-version');
   if (!apiVersion) return { status: 400, json: { error: 'Bad request. api-version was not specified in the request. For more information refer to aka.ms/azureimds', 'newest-versions': newestVersions } };
   if (!apiVersionForm.test(apiVersion)) return { status: 400, json: { error: 'Bad request. api-version is invalid or was not specified in the request. For more information refer to aka.ms/azureimds', 'newest-versions': newestVersions } };
