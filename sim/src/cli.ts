@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * sim command line: `up` starts a background supervisor that runs the whole
- * sim and returns once endpoints.json is written; `down` stops it; `status`
- * prints the endpoints; `supervise` is the supervisor itself.
+ * sim command line. `up` starts a background supervisor that runs the whole
+ * sim, and returns once endpoints.json is written. `down` stops it, `status`
+ * prints the endpoints, and `supervise` is the supervisor itself.
  *
  *   node dist/sim/src/cli.js up|down|status [--state-dir DIR]
  */

@@ -57,20 +57,20 @@ export async function startSim(options: SimOptions = {}): Promise<RunningSim> {
   try {
     const binaries = await ensureBinaries({ onProgress: progress });
     const cluster = await startCluster({ stateDir, pools, binaries, podReadyDelayMs: options.podReadyDelayMs, logger, onProgress: progress });
-    stops.push(cluster.stop);
+    stops.push(() => cluster.stop());
 
     const traffic = await startTraffic({ kubeconfigPath: cluster.kubeconfigPath, requestsPerSecond: options.requestsPerSecond, logger });
-    stops.push(traffic.stop);
+    stops.push(() => traffic.stop());
     progress(`sim traffic: generator at ${traffic.url}`);
 
     const prometheus = await startPrometheus({ stateDir, targets: [new URL(traffic.url).host], scrapeIntervalSeconds: options.scrapeIntervalSeconds, logger });
-    stops.push(prometheus.stop);
+    stops.push(() => prometheus.stop());
     writeFileSync(join(stateDir, 'prometheus', 'pid'), `${prometheus.pid}\n`);
     progress(`sim prometheus: ${prometheus.url}`);
 
     const azure = options.azure === false ? undefined : await startAzure(stateDir, cluster, binaries.kubeVersion, logger);
     if (azure) {
-      stops.push(azure.stop);
+      stops.push(() => azure.stop());
       progress(`sim azure: ARM ${azure.arm.endpoint}, identity ${azure.identity.endpoint}, IMDS ${azure.imds.endpoint}`);
     }
 

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 
-/** Repository root: the nearest parent of this file that holds package.json and sim/. */
+/** Repository root: the nearest parent of this file that contains package.json and sim/scripts. */
 export function repoRoot(): string {
   let dir = __dirname;
   for (;;) {
@@ -22,7 +22,7 @@ export function resolveStateDir(stateDir?: string): string {
 /**
  * Returns `count` distinct TCP ports on 127.0.0.1 that were free a moment
  * ago. The kernel picks them from its ephemeral range, so two sim runs
- * starting at once get different ports; another process can still take a
+ * starting at once get different ports. Another process can still take a
  * port before the caller binds it.
  */
 export async function freeLoopbackPorts(count: number): Promise<number[]> {

@@ -52,7 +52,7 @@ describe('startSim', () => {
     if (!azure) throw new Error('startSim did not start the Azure simulators');
     const kube = await kubeClients(sim.cluster.kubeconfigPath);
 
-    const run = await runClient({ sims: azure, stateDir, ca: readFileSync(azure.caCertPath, 'utf8'), stop: async () => undefined }, 'aksScale', { pool: 'gpuspot', count: 3 });
+    const run = await runClient({ sims: azure, stateDir, ca: readFileSync(azure.caCertPath, 'utf8'), stop: () => Promise.resolve() }, 'aksScale', { pool: 'gpuspot', count: 3 });
 
     expect(run.error).toBeUndefined();
     expect(run.result).toMatchObject({ before: 2, after: 3, provisioningState: 'Succeeded' });

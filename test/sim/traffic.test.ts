@@ -46,9 +46,11 @@ async function requestCounts(): Promise<Map<string, number>> {
   const text = await (await fetch(`${traffic.url}/metrics`)).text();
   const counts = new Map<string, number>();
   for (const match of text.matchAll(/^inference_requests_total\{([^}]*)\} (\S+)$/gm)) {
-    const labels = Object.fromEntries([...(match[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const labels = new Map<string, string>();
+    for (const pair of (match[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)) labels.set(pair[1] ?? '', pair[2] ?? '');
+    const deployment = labels.get('deployment') ?? '';
     const value = Number(match[2]);
-    for (const key of [labels.deployment, `${labels.deployment}:${labels.code}`]) counts.set(key ?? '', (counts.get(key ?? '') ?? 0) + value);
+    for (const key of [deployment, `${deployment}:${labels.get('code') ?? ''}`]) counts.set(key, (counts.get(key) ?? 0) + value);
   }
   return counts;
 }

@@ -18,9 +18,9 @@ export interface KwokConfigOptions {
 }
 
 /**
- * Every port the binary runtime listens on. kwokctl would scan down from
- * 32767 and take the first free port, so two clusters created at the same
- * moment could pick the same ones; sim takes them from the kernel instead.
+ * Every port the binary runtime listens on. Left to itself, kwokctl scans down
+ * from 32767 and takes the first free port, so two clusters created at the
+ * same moment could pick the same ones. sim takes them from the kernel instead.
  */
 export interface ClusterPorts {
   etcdPort: number;

@@ -61,7 +61,7 @@ export interface NodeIdentity {
   /** Eight digits in node names; AKS derives it from the cluster. */
   clusterId: string;
   subscriptionId: string;
-  /** Resource group that holds the scale sets, `MC_<rg>_<cluster>_<region>` on AKS. */
+  /** Resource group that contains the scale sets, `MC_<rg>_<cluster>_<region>` on AKS. */
   nodeResourceGroup: string;
 }
 

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { consoleLogger, type Logger } from '../../../src/observability/log';
 import { freeLoopbackPort, waitFor } from '../support';
 
-/** Where Debian's prometheus package installs the server. */
+/** Path of the server binary that Debian's prometheus package installs. */
 export const debianPrometheusBinary = '/usr/bin/prometheus';
 
 export interface PrometheusOptions {

@@ -28,7 +28,7 @@ interface Carry {
   errors: number;
 }
 
-/** One Deployment's state as the generator sees it, for the control API. */
+/** State of one Deployment in the generator, as the control API returns it. */
 export interface DeploymentTraffic extends SeriesKey {
   endpoint: string;
   router: EndpointRouting['router'];
@@ -142,7 +142,7 @@ export class TrafficGenerator {
     }
   }
 
-  /** Every Deployment with its endpoint, weight and scenario. */
+  /** Lists every Deployment with its endpoint, weight and scenario. */
   state(): DeploymentTraffic[] {
     return this.routing.flatMap((endpoint) =>
       Object.entries(endpoint.weights).flatMap(([name, weight]) => {
@@ -180,7 +180,7 @@ export class TrafficGenerator {
     carry.requests = expected - count;
 
     if (deployment.readyReplicas === 0) {
-      // A gateway answers 503 when the backend Service has no ready endpoint.
+      // A gateway returns 503 when the backend Service has no ready endpoint.
       for (let i = 0; i < count; i++) this.metrics.observe(key, 503, 0.001);
       this.metrics.setGpuUtilization(key, 0);
       return;

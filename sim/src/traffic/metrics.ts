@@ -17,7 +17,7 @@ export class TrafficMetrics {
 
   private readonly requests = new Counter({
     name: 'inference_requests_total',
-    help: 'Requests answered by a model-server Deployment, by HTTP status code (simulated).',
+    help: 'Requests served by a model-server Deployment, by HTTP status code (simulated).',
     labelNames: ['namespace', 'deployment', 'track', 'code'] as const,
     registers: [this.registry],
   });

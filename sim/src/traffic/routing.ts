@@ -102,7 +102,7 @@ function selects(service: ServiceView, deployment: DeploymentView): boolean {
  * Splits `share` across the group's Deployments that `serviceName` selects, by
  * ready replicas, as a Service spreads requests over its ready endpoints.
  * When no selected pod is ready, the share stays on the selected Deployments
- * evenly, where the generator answers it with 503.
+ * evenly, and the generator counts those requests as 503.
  */
 function addServiceShare(weights: Record<string, number>, serviceName: string, share: number, members: DeploymentView[], services: ServiceView[]): boolean {
   const service = services.find((candidate) => candidate.name === serviceName);
