@@ -28,7 +28,15 @@ export const clusterActivities = {
   /** Namespace exists, some node can take the requested GPUs, the registry is pullable. */
   preflightTarget: defineActivity<{ target: ReleaseTarget; image: ImageByDigest }, PreflightResult>('preflightTarget'),
   /** Makes sure a stable Deployment exists: keeps it, adopts the one the policy names, or deploys one with the image. */
-  ensureStable: defineActivity<{ target: ReleaseTarget; image: ImageByDigest }, { origin: 'existing' | 'adopted' | 'deployed'; stableImage: ImageByDigest }>('ensureStable'),
+  ensureStable: defineActivity<
+    { target: ReleaseTarget; image: ImageByDigest },
+    {
+      origin: 'existing' | 'adopted' | 'deployed';
+      stableImage: ImageByDigest;
+      /** True when this call created stable with the release's image, so no canary has anything to compare with. */
+      created?: boolean;
+    }
+  >('ensureStable'),
   /** Server-side applies the canary Deployment and Service beside stable, with the release labels. */
   applyCanary: defineActivity<{ target: ReleaseTarget; image: ImageByDigest }, { generation: number }>('applyCanary'),
   /** Reads readiness of the canary or stable Deployment. */

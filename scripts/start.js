@@ -124,12 +124,14 @@ async function registerSampleModel(sim) {
 }
 
 /**
- * Makes room for a canary beside stable: the local policy runs 2 stable
- * replicas with one GPU each and the canary needs a third GPU.
+ * Makes room for the release: the local policy runs 2 stable replicas with
+ * one GPU each, the canary takes a third GPU, and promoting stable rolls one
+ * surge pod onto a fourth, because the stable Deployment never goes below its
+ * replica count during an update.
  */
 async function scaleGpuPool(settings) {
-  const code = await run(process.execPath, [path.join(__dirname, 'start/scale-pool.js'), 'gpu', '3'], 'arm', { ...process.env, ...settings });
-  if (code !== 0) throw new StageError('scale gpu pool', 'the simulated AKS API did not scale agent pool gpu to 3 nodes; the output above says why');
+  const code = await run(process.execPath, [path.join(__dirname, 'start/scale-pool.js'), 'gpu', '4'], 'arm', { ...process.env, ...settings });
+  if (code !== 0) throw new StageError('scale gpu pool', 'the simulated AKS API did not scale agent pool gpu to 4 nodes; the output above says why');
 }
 
 /**

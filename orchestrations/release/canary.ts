@@ -43,7 +43,8 @@ function* deployCanary(run: ReleaseRun, plan: ReleasePlan, image: string): Step<
   const stable = yield* callActivity(run.context, clusterActivities.ensureStable, { target: plan.target, image });
   run.setStatus({ stableOrigin: stable.origin });
   run.log.info('stable deployment ensured', { namespace: plan.target.namespace, deployment: plan.target.stableDeployment, outcome: stable.origin });
-  if (stable.origin === 'deployed') {
+  // NOTE: an ensureStable that does not report `created` is treated as not having created stable, so the canary runs.
+  if (stable.created === true) {
     // The first release has nothing to compare a canary with: stable itself runs the new image.
     return { next: 'promote', reason: `first release to endpoint ${plan.endpoint}: stable Deployment ${plan.target.namespace}/${plan.target.stableDeployment} was deployed with the new image, so there was no canary to compare` };
   }

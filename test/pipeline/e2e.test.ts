@@ -63,7 +63,8 @@ describeE2e('release end to end', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pipeline-e2e-'));
-    const pools = defaultNodePools().map((p) => (p.name === 'gpu' ? { ...p, count: 3 } : p));
+    // Stable takes 2 GPUs, the canary 1 and the surge pod of stable's rolling update 1.
+    const pools = defaultNodePools().map((p) => (p.name === 'gpu' ? { ...p, count: 4 } : p));
     sim = await startSim({ stateDir: join(dir, 'sim'), pools, scrapeIntervalSeconds: 2, podReadyDelayMs: 1000, onProgress: () => undefined });
     const policyFile = join(dir, 'policy.yaml');
     writeFileSync(policyFile, testPolicy());

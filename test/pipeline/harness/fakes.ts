@@ -111,7 +111,7 @@ export function installFakes(engine: ReplayEngine, setup: Setup): void {
       guard('ensureStable');
       if (cluster.stableImage) return { origin: 'existing' as const, stableImage: cluster.stableImage };
       cluster.stableImage = input.image;
-      return { origin: 'deployed' as const, stableImage: input.image };
+      return { origin: 'deployed' as const, stableImage: input.image, created: true };
     })
     .fake(clusterActivities.applyCanary, (input, call) => {
       guard('applyCanary');
