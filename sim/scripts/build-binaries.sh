@@ -43,14 +43,18 @@ assets_complete() { [[ -f "$assets/complete" ]]; }
 stage_files=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
   pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml)
 
-module_dir() { # tools-dir module@version
-  (cd "$tools/$1" && go mod download -json "$2" | awk -F'"' '/"Dir":/ {print $4}')
+module_dir() { # module@version
+  # Outside any module, so that no go.sum is written into the clone.
+  local scratch
+  scratch="$(mktemp -d)"
+  (cd "$scratch" && go mod download -json "$1" | awk -F'"' '/"Dir":/ {print $4}')
+  rm -rf "$scratch"
 }
 copy_assets() {
   echo "sim assets: copying kwok stages and Gateway API CRDs into $assets" >&2
   local kwok_dir gateway_dir f
-  kwok_dir="$(module_dir kwok "sigs.k8s.io/kwok@$kwok_version")"
-  gateway_dir="$(module_dir gateway-api "sigs.k8s.io/gateway-api@$gateway_version")"
+  kwok_dir="$(module_dir "sigs.k8s.io/kwok@$kwok_version")"
+  gateway_dir="$(module_dir "sigs.k8s.io/gateway-api@$gateway_version")"
   [[ -d "$kwok_dir" && -d "$gateway_dir" ]] || { echo "go mod download did not return the kwok or gateway-api module directory" >&2; exit 1; }
   rm -rf "$assets.tmp" && mkdir -p "$assets.tmp/stages" "$assets.tmp/crds"
   for f in "${stage_files[@]}"; do cp "$kwok_dir/kustomize/stage/$f" "$assets.tmp/stages/"; done
