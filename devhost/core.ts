@@ -153,7 +153,7 @@ export class CoreRegistry {
     const exported = this.moduleExports();
     const proto = Module.prototype as unknown as { require: (id: string) => unknown };
     proto.require = new Proxy(proto.require, {
-      apply: (target, self, args: unknown[]) => (args[0] === '@azure/functions-core' ? exported : Reflect.apply(target, self, args)),
+      apply: (target, self, args: unknown[]): unknown => (args[0] === '@azure/functions-core' ? exported : (Reflect.apply(target, self, args) as unknown)),
     });
   }
 }

@@ -3,6 +3,7 @@
  * core seam, invocation with one log line each, and the trigger services.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
 import { errorText, Logger } from '../src/observability/log';
@@ -101,7 +102,8 @@ export class FunctionHost {
     this.registry.install();
     for (const file of entryFiles(this.appDir)) {
       try {
-        require(file);
+        // createRequire loads through Module.prototype.require, where the core module is installed.
+        createRequire(file)(file);
       } catch (error) {
         throw new Error(`The app failed to load from ${path.relative(this.appDir, file)}: ${errorText(error)}`, { cause: error });
       }

@@ -73,12 +73,12 @@ export class HttpTriggers {
     for (const [name, value] of request.url.searchParams) query[name] = query[name] === undefined ? value : `${query[name]},${value}`;
 
     const http = { method: request.method.toUpperCase(), url: request.url.toString(), headers, query, params, body: { bytes: new Uint8Array(request.body) } };
-    const result = await this.host.run(fn, { trigger: { http } as never, triggerMetadata: {} });
+    const result = await this.host.run(fn, { trigger: { http }, triggerMetadata: {} });
     if (!result.ok) return { status: 500 };
 
     const outputName = Object.entries(fn.bindings).find(([, binding]) => binding.direction === 'out' && binding.type === 'http')?.[0];
     const encoded = outputName === '$return' || outputName === undefined ? result.returnValue : result.outputs.get(outputName);
-    const response = (encoded?.http ?? undefined) as RpcHttpResponse | undefined;
+    const response = encoded?.http as RpcHttpResponse | undefined;
     if (!response) return { status: 204 };
     return toWebResponse(response);
   }

@@ -86,7 +86,8 @@ export async function invoke(registry: CoreRegistry, fn: RegisteredFunction, inp
     coreCtx.state = 'postInvocationHooks';
     const postContext: Record<string, unknown> = { hookData, appHookData: registry.appHookData, invocationContext: args.context, inputs: preContext.inputs, result: value, error };
     await registry.runHooks('postInvocation', postContext);
-    if (postContext.error !== undefined && postContext.error !== null) throw postContext.error;
+    if (postContext.error instanceof Error) throw postContext.error;
+    if (postContext.error !== undefined && postContext.error !== null) throw new Error(`A postInvocation hook set a non-Error failure: ${JSON.stringify(postContext.error)}`);
 
     const response = await invocationModel.getResponse(args.context, postContext.result);
     for (const output of response.outputData ?? []) result.outputs.set(output.name, output.data);

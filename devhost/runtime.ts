@@ -118,7 +118,7 @@ export async function runDevhost(options: RuntimeOptions): Promise<RunningDevhos
 
   engine.kick();
   serviceBus.start();
-  await timers.start();
+  timers.start();
 
   const routes = describeRoutes(host, httpTriggers, url);
   let stopped = false;
@@ -153,7 +153,7 @@ function writeResponse(res: http.ServerResponse, response: WebResponse): void {
   res.end(body);
 }
 
-async function adminFunctions(request: WebRequest, host: FunctionHost, serviceBus: ServiceBusService, timers: TimerService, httpTriggers: HttpTriggers, url: string): Promise<WebResponse> {
+function adminFunctions(request: WebRequest, host: FunctionHost, serviceBus: ServiceBusService, timers: TimerService, httpTriggers: HttpTriggers, url: string): WebResponse {
   const pathname = request.url.pathname;
   if (pathname === '/admin/functions' && request.method === 'GET') {
     const body = host.functions().map((fn) => {

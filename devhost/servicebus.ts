@@ -183,7 +183,7 @@ export class ServiceBusService {
 
   private sendFromBinding(binding: BindingMetadata, value: unknown): void {
     const owner = `Service Bus output binding '${binding.name ?? ''}'`;
-    const messages = (Array.isArray(value) ? value : [value]).map((body) => ({ body }));
+    const messages = (Array.isArray(value) ? (value as unknown[]) : [value]).map((body) => ({ body }));
     if (typeof binding.queueName === 'string') this.send('queue', resolveSetting(binding.queueName, owner), messages);
     else if (typeof binding.topicName === 'string') this.send('topic', resolveSetting(binding.topicName, owner), messages);
     else throw new Error(`${owner} names neither queueName nor topicName.`);

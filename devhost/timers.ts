@@ -133,7 +133,7 @@ export class TimerService {
   }
 
   /** Fires runOnStartup timers and past-due ones (missed while devhost was down), then arms every timer. */
-  async start(): Promise<void> {
+  start(): void {
     const now = this.clock.now();
     for (const entry of this.entries) {
       const status = this.db.prepare('SELECT next_ms FROM timer_status WHERE function_name = ?').get(entry.fn.name) as { next_ms: number | null } | undefined;

@@ -63,7 +63,7 @@ df.app.activity('publishEvent', {
 });
 
 df.app.orchestration('publisher', function* (context) {
-  return yield context.df.callActivity('publishEvent', { kind: context.df.getInput<string>() });
+  return (yield context.df.callActivity('publishEvent', { kind: context.df.getInput<string>() })) as string;
 });
 
 // ---- entities ------------------------------------------------------------------
@@ -99,18 +99,19 @@ const retry = (first: number, max: number) => new df.RetryOptions(first, max);
 /** The task-id sequence of the durable-functions 3.5.0 protocol, in one orchestration. */
 const conformance: Orchestration = function* (context) {
   const key = String(context.df.getInput<{ key: string }>()?.key ?? context.df.instanceId);
-  const first = yield context.df.callActivity('echo', 'Tokyo');
-  const retried = yield context.df.callActivityWithRetry('flaky', retry(1000, 3), { key, failures: 1 });
-  const both = yield context.df.Task.all([context.df.callActivity('echo', 1), context.df.callActivity('echo', 2)]);
+  const first = (yield context.df.callActivity('echo', 'Tokyo')) as unknown;
+  const retried = (yield context.df.callActivityWithRetry('flaky', retry(1000, 3), { key, failures: 1 })) as unknown;
+  const both = (yield context.df.Task.all([context.df.callActivity('echo', 1), context.df.callActivity('echo', 2)])) as unknown[];
   context.df.signalEntity(new df.EntityId('counter', key), 'add', 5);
   const deadline = new Date(context.df.currentUtcDateTime.getTime() + 60 * 60 * 1000);
   const timer = context.df.createTimer(deadline);
   const event = context.df.waitForExternalEvent('go');
-  const winner = yield context.df.Task.any([event, timer]);
+  const winner = (yield context.df.Task.any([event, timer])) as df.Task;
   if (winner === event) timer.cancel();
-  const count = yield context.df.callEntity(new df.EntityId('counter', key), 'get');
-  const child = yield context.df.callSubOrchestrator('child', 21);
-  return { first, retried, both, winner: winner === event ? { event: event.result } : 'timer', count, child };
+  const count = (yield context.df.callEntity(new df.EntityId('counter', key), 'get')) as number;
+  const child = (yield context.df.callSubOrchestrator('child', 21)) as number;
+  const eventResult = event.result;
+  return { first, retried, both, winner: winner === event ? { event: eventResult } : 'timer', count, child };
 };
 df.app.orchestration('conformance', conformance);
 
@@ -154,7 +155,7 @@ df.app.orchestration('approvalGate', function* (context) {
   context.df.setCustomStatus({ phase: 'waiting' });
   const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + minutes * 60_000));
   const approval = context.df.waitForExternalEvent('approval');
-  const winner = yield context.df.Task.any([approval, timer]);
+  const winner = (yield context.df.Task.any([approval, timer])) as df.Task;
   if (winner === approval) {
     timer.cancel();
     context.df.setCustomStatus({ phase: 'approved' });
@@ -179,7 +180,7 @@ df.app.orchestration('entityPaths', function* (context) {
   const counter = new df.EntityId('counter', key);
   yield context.df.callEntity(counter, 'add', 2);
   yield context.df.callEntity(counter, 'addAndForward');
-  const value = yield context.df.callEntity(counter, 'get');
+  const value = (yield context.df.callEntity(counter, 'get')) as number;
   let failure = '';
   try {
     yield context.df.callEntity(counter, 'fail');
@@ -216,14 +217,14 @@ df.app.orchestration('nonDeterministic', function* (context) {
 });
 
 df.app.orchestration('waitForTwo', function* (context) {
-  const a = yield context.df.waitForExternalEvent('a');
-  const b = yield context.df.waitForExternalEvent('b');
+  const a = (yield context.df.waitForExternalEvent('a')) as unknown;
+  const b = (yield context.df.waitForExternalEvent('b')) as unknown;
   return [a, b];
 });
 
 df.app.orchestration('raiser', function* (context) {
   const target = context.df.getInput<string>();
-  return yield context.df.callActivity('raiseOnOther', { instanceId: target, eventName: 'a', data: 'from-activity' });
+  return (yield context.df.callActivity('raiseOnOther', { instanceId: target, eventName: 'a', data: 'from-activity' })) as string;
 });
 
 // ---- client and trigger functions ------------------------------------------------
