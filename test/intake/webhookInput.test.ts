@@ -20,7 +20,7 @@ interface Problem {
 
 const problemsOf = (response: { jsonBody?: unknown }): Problem[] => (response.jsonBody as { problems: Problem[] }).problems;
 
-/** A request whose body arrives as a stream without Content-Length, as chunked transfer encoding does. */
+/** Builds a request whose body arrives as a stream without Content-Length, as chunked transfer encoding does. */
 function streamedRequest(bytes: Buffer, headers: Record<string, string>): HttpRequest {
   const request = new HttpRequest({ method: 'POST', url: 'http://127.0.0.1/api/webhooks/github', headers, body: { bytes } });
   expect(request.headers.get('content-length')).toBeNull();
