@@ -133,8 +133,9 @@ export class DurableApiServer {
     const id = instanceId ?? `auto-${this.instances.size + 1}`;
     const existing = this.instances.get(id);
     if (existing && !finished.has(existing.runtimeStatus)) {
-      // NOTE: the extension fails this start with an error status (500 from an InvalidOperationException);
-      // intake treats any failed start the same way, by reading the status again.
+      // NOTE: with the default OverridableExistingInstanceStates the extension rejects this start with
+      // OrchestrationAlreadyExistsException; the HTTP status it maps to is not verified here, and intake
+      // handles any failed start the same way, by reading the status again.
       return send(res, 409, { message: `An instance with ID '${id}' already exists with status ${existing.runtimeStatus}.` });
     }
     const now = new Date().toISOString();
