@@ -36,8 +36,8 @@ interface Route {
   handler: Handler;
 }
 
-/** Largest request body the simulators read: build contexts are the only big bodies. */
-const maxBodyBytes = 64 * 1024 * 1024;
+/** Default largest request body, in bytes; build contexts are the only big bodies. */
+const defaultMaxBodyBytes = 64 * 1024 * 1024;
 
 /**
  * A small method-and-path router. Patterns use `:name` for one segment and
@@ -105,6 +105,8 @@ export interface ListenOptions {
   router: Router;
   fallback: FallbackHandler;
   log: Logger;
+  /** Largest request body in bytes; larger bodies get 413. 64 MiB when absent. */
+  maxBodyBytes?: number;
 }
 
 /**
@@ -113,8 +115,9 @@ export interface ListenOptions {
  */
 export async function listen(options: ListenOptions): Promise<ListeningServer> {
   const { router, fallback, log, name } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    void handle(req, res, router, fallback).catch((error: unknown) => {
+    void handle(req, res, router, fallback, maxBodyBytes).catch((error: unknown) => {
       log.error('sim request failed', { simulator: name, method: req.method, path: req.url, error: String(error) });
       if (!res.headersSent) write(res, armError(500, 'InternalServerError', `The ${name} simulator failed on ${req.method} ${req.url}: ${String(error)}`));
       else res.destroy();
@@ -143,10 +146,10 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, router: Router, fallback: FallbackHandler): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, router: Router, fallback: FallbackHandler, maxBodyBytes: number): Promise<void> {
   const method = req.method ?? 'GET';
   const url = new URL(req.url ?? '/', 'http://sim.invalid');
-  const body = await readBody(req);
+  const body = await readBody(req, maxBodyBytes);
   if (body === undefined) {
     write(res, armError(413, 'RequestEntityTooLarge', `The request body of ${method} ${url.pathname} exceeds ${maxBodyBytes} bytes.`));
     return;
@@ -158,7 +161,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
 }
 
 /** Reads the whole body; undefined when it exceeds maxBodyBytes (the rest is drained unread). */
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+async function readBody(req: IncomingMessage, maxBodyBytes: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
