@@ -5,7 +5,7 @@ import type { FunctionInput } from '@azure/functions';
 import { errorText, invocationLogger } from '../src/observability/log';
 import type { ActivityDescriptor } from './contract';
 
-/** Longest error message that crosses the activity boundary into orchestration history. */
+/** Maximum length of an error message that crosses the activity boundary into orchestration history. */
 export const maxActivityErrorLength = 300;
 
 export type ActivityHandler<I, O> = (input: I, context: InvocationContext) => O | Promise<O>;

@@ -21,7 +21,7 @@ function machine() {
   return { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30) };
 }
 
-/** The JSON a bench printed: the whole output, its last line, or the last block that starts with "{" at a line start. */
+/** Parses the JSON a bench printed: the whole output, its last line, or the last block that starts with "{" at a line start. */
 function lastJson(stdout) {
   const candidates = [stdout, stdout.split('\n').at(-1) ?? ''];
   const block = stdout.lastIndexOf('\n{');

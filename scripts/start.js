@@ -119,15 +119,15 @@ async function registerSampleModel(sim) {
   const { ModelName: name, ModelVersion: version, ModelTags: tags, ModelProperties: properties } = event.data;
   const modelUri = `azureml://subscriptions/${sim.arm.subscriptionId}/resourcegroups/${sim.azureml.resourceGroup}/workspaces/${sim.azureml.workspace}/datastores/workspaceblobstore/paths/models/${name}/${version}/`;
   const result = await postJson(new URL('/azureml/models', sim.azureControl.url), { name, version: String(version), modelUri, tags, properties, region: sim.azureml.region });
-  if (result.status >= 300 && result.status !== 409) throw new StageError('register model', `the Azure ML simulator answered ${result.status}: ${result.text.slice(0, 300)}`);
+  if (result.status >= 300 && result.status !== 409) throw new StageError('register model', `the Azure ML simulator returned HTTP ${result.status}: ${result.text.slice(0, 300)}`);
   say(`model ${name} version ${version} is registered in the simulated workspace ${sim.azureml.workspace}`);
 }
 
 /**
- * Makes room for the release: the local policy runs 2 stable replicas with
- * one GPU each, the canary takes a third GPU, and promoting stable rolls one
- * surge pod onto a fourth, because the stable Deployment never goes below its
- * replica count during an update.
+ * Makes room for the release. The local policy runs 2 stable replicas with
+ * one GPU each and the canary takes a third GPU. Promoting stable rolls one
+ * surge pod onto a fourth, because stable never goes below its replica count
+ * during an update.
  */
 async function scaleGpuPool(settings) {
   const code = await run(process.execPath, [path.join(__dirname, 'start/scale-pool.js'), 'gpu', '4'], 'arm', { ...process.env, ...settings });
@@ -135,10 +135,10 @@ async function scaleGpuPool(settings) {
 }
 
 /**
- * Gives the endpoint a stable Deployment to compare the canary with: the
+ * Gives the endpoint a stable Deployment to compare the canary with. The
  * first release of an endpoint deploys stable directly, so npm start first
- * releases version 19 of the model over the release API, then the real event
- * for version 20 runs the canary.
+ * releases version 19 over the release API. The real event for version 20
+ * then runs the canary.
  */
 async function releaseBaseline(sim, baseUrl) {
   const event = JSON.parse(readFileSync(sampleEvent, 'utf8'))[0];
@@ -147,7 +147,7 @@ async function releaseBaseline(sim, baseUrl) {
   if (sim.azureControl) {
     const modelUri = `azureml://subscriptions/${sim.arm.subscriptionId}/resourcegroups/${sim.azureml.resourceGroup}/workspaces/${sim.azureml.workspace}/datastores/workspaceblobstore/paths/models/${name}/${version}/`;
     const registered = await postJson(new URL('/azureml/models', sim.azureControl.url), { name, version, modelUri, tags: event.data.ModelTags, properties: event.data.ModelProperties, region: sim.azureml.region });
-    if (registered.status >= 300 && registered.status !== 409) throw new StageError('baseline', `the Azure ML simulator answered ${registered.status}: ${registered.text.slice(0, 300)}`);
+    if (registered.status >= 300 && registered.status !== 409) throw new StageError('baseline', `the Azure ML simulator returned HTTP ${registered.status}: ${registered.text.slice(0, 300)}`);
   }
   const { ReleaseApiClient } = requireDist('src/cli/client.js', 'baseline');
   const { watchRelease } = requireDist('src/cli/watch.js', 'baseline');
@@ -164,7 +164,7 @@ async function chooseScenario(sim, scenario) {
   if (scenario !== 'error-spike' && scenario !== 'latency-regression') return;
   const url = new URL(`/v1/scenarios/models/regression-server-canary`, sim.traffic.url);
   const response = await fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scenario }) });
-  if (!response.ok) throw new StageError('scenario', `the traffic generator refused scenario ${scenario}: HTTP ${response.status} ${await response.text()}`);
+  if (!response.ok) throw new StageError('scenario', `the traffic generator rejected scenario ${scenario} with HTTP ${response.status}: ${await response.text()}`);
   say(`the canary will play "${scenario}"`);
 }
 
@@ -184,7 +184,7 @@ function startDevhost(settings, port, policyFile) {
   const cli = path.join(dist, 'devhost/cli.js');
   if (!existsSync(cli)) throw new StageError('devhost', 'dist/devhost/cli.js is missing, so the local Functions host cannot start');
   const sample = JSON.parse(readFileSync(path.join(root, 'local.settings.sample.json'), 'utf8')).Values;
-  // A fresh state directory per run, so an earlier run's instances and ledger do not answer this one.
+  // A fresh state directory per run, so that instances and the ledger of an earlier run do not mix with this one.
   const stateDir = path.join('.devhost', `start-${Date.now()}`);
   const env = { ...process.env, ...sample, ...settings, RELEASE_POLICY_FILE: policyFile, DEVHOST_PORT: String(port), DEVHOST_STATE_DIR: stateDir };
   say(`starting devhost on 127.0.0.1:${port}`);
@@ -221,7 +221,7 @@ async function deliverEvent(baseUrl) {
   const url = new URL('/runtime/webhooks/eventgrid?functionName=modelRegistryEvents', baseUrl);
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' }, body });
   const text = await response.text();
-  if (!response.ok) throw new StageError('deliver event', `the Event Grid endpoint answered ${response.status}: ${text.slice(0, 300)}`);
+  if (!response.ok) throw new StageError('deliver event', `the Event Grid endpoint returned HTTP ${response.status}: ${text.slice(0, 300)}`);
   say(`delivered ${path.relative(root, sampleEvent)}: HTTP ${response.status}`);
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * Replay cost of the release orchestrator: runs a healthy release and an
- * error-spike release under the real durable-functions replay with fake
- * activities (the test harness, compiled to dist/) and reports the episodes,
+ * Measures the replay cost of the release orchestrator. It runs a healthy and
+ * an error-spike release under the real durable-functions replay with fake
+ * activities (the test harness, compiled to dist/). It reports the episodes,
  * history length and wall time per release and per episode. Every episode
  * replays the whole history, so these numbers bound how long one orchestrator
  * invocation takes as a release grows.

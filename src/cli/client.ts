@@ -1,6 +1,6 @@
 import type { ReleaseAction, ReleaseStatus } from '../contracts/phases';
 
-/** How the command line reaches the function app. */
+/** Connection settings of the release API client. */
 export interface ApiOptions {
   /** Base URL of the function app, e.g. `http://127.0.0.1:7071`. */
   baseUrl: string;
@@ -11,7 +11,7 @@ export interface ApiOptions {
   fetch?: typeof fetch;
 }
 
-/** What `GET /api/releases/{id}` returns. */
+/** Body of `GET /api/releases/{id}`. */
 export interface ReleaseView {
   releaseId: string;
   runtimeStatus: string;
@@ -21,7 +21,7 @@ export interface ReleaseView {
   lastUpdatedTime?: string;
 }
 
-/** Raised for a non-2xx answer; the message carries the API's problem text. */
+/** Raised for a non-2xx response; the message carries the API's problem text. */
 export class ApiError extends Error {
   override name = 'ApiError';
   constructor(

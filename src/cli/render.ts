@@ -14,13 +14,13 @@ function number(value: number | undefined): string {
   return Number.isInteger(value) ? String(value) : value.toPrecision(4);
 }
 
-/** One line per analysis: step, weight, verdict, then each check with its value and limit. */
+/** Formats one analysis as a line: step, weight, verdict, then each check with its value and limit. */
 export function analysisLine(analysis: AnalysisSummary): string {
   const checks = analysis.checks.map((c) => `${c.name} ${number(c.value)} (${c.threshold}) ${c.outcome}${c.detail && c.outcome !== 'pass' ? `: ${c.detail}` : ''}`);
   return `analysis step ${analysis.step + 1} at ${analysis.weight} %: ${analysis.verdict.toUpperCase()} - ${checks.join('; ')}`;
 }
 
-/** The closing summary of a finished release. */
+/** Formats the closing summary of a finished release. */
 export function summary(status: ReleaseStatus, startedAt?: string): string[] {
   const lines = [`release ${status.releaseId} ended ${status.phase}`, `  endpoint: ${status.endpoint}`];
   if (status.image) lines.push(`  image: ${status.image}`);

@@ -12,7 +12,7 @@ export interface WatchOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** How a watched release ended, or that the watch gave up. */
+/** Outcome of a watch: the finished release, or the reason the watch gave up. */
 export type WatchResult = { finished: true; status: ReleaseStatus } | { finished: false; reason: string };
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -24,7 +24,7 @@ const analysis = {
   at: '2026-12-04T10:01:00.000Z',
 };
 
-/** A fetch that answers the release API from a script of statuses, one per status read. */
+/** Returns a fetch that plays the release API from a script of statuses, one per status read. */
 function scriptedApi(statuses: ReleaseStatus[], calls: string[]): typeof fetch {
   let index = 0;
   const api = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {

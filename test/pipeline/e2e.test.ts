@@ -22,7 +22,7 @@ const root = join(__dirname, '../..');
 const enabled = process.env.PIPELINE_E2E !== '0' && existsSync(join(root, 'dist/devhost/cli.js')) && existsSync(join(root, 'dist/src/index.js'));
 const describeE2e = enabled ? describe : describe.skip;
 
-/** The local policy with one 50 % step, short bakes and a window of three scrape intervals, so each release takes seconds. */
+/** Returns the local policy with one 50 % step and short bakes and windows, so that each release takes seconds. */
 function testPolicy(): string {
   return readFileSync(join(root, 'config/release-policy.local.yaml'), 'utf8')
     .replace('canary: { steps: [10, 50], bake: 20s, progressDeadline: 90s, maxFailedChecks: 1 }', 'canary: { steps: [50], bake: 8s, progressDeadline: 40s, maxFailedChecks: 1 }')

@@ -117,7 +117,7 @@ describe('release orchestrator', () => {
     expect(paused.reason).toContain('success-rate: no-data');
     expect(paused.lastAnalysis?.verdict).toBe('inconclusive');
     expect(paused.failedChecks).toBe(0);
-    // Approval continues the canary; the second analysis pauses again until the same person's second approval never comes.
+    // The approval continues to step 2, whose analysis pauses again; nobody approves that one, so the timeout rolls back.
     expect(status.phase).toBe('RolledBack');
     expect(status.reason).toContain('no decision within 300 s');
   });

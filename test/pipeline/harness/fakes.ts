@@ -20,7 +20,7 @@ export const localPolicyText = readFileSync(join(repoRoot, 'config/release-polic
 
 export const oldImage = 'contosocr.azurecr.io/serving/mlserver@sha256:' + '1'.repeat(64);
 
-/** A ModelRegistered request for the local policy's regression endpoint. */
+/** Builds a ModelRegistered request for the local policy's regression endpoint. */
 export function modelRequest(version = '20', receivedAt = '2026-12-04T09:59:00.000Z', endpoint = 'regression'): ReleaseRequest {
   const subject = { source: 'azureml' as const, endpoint, model: { name: 'sklearn_regression_model', version } };
   const releaseKey = releaseKeyOf(subject);
