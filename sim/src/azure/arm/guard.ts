@@ -5,8 +5,9 @@ import { type Handler, type SimRequest, type SimResponse, armError } from '../ht
 export const armAudiences = ['https://management.azure.com', 'https://management.core.windows.net'];
 
 const apiVersionForm = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
+const maxWriteRecords = 1000;
 
-/** A write the app made through ARM, kept for tests and the control API. */
+/** A write the app made through ARM, kept (the newest 1000) for tests and the control API. */
 export interface ArmWriteRecord {
   method: string;
   path: string;
@@ -51,6 +52,8 @@ export function armGuard(options: ArmGuardOptions, handler: ArmHandler): Handler
 
     const response = await handler(request, auth);
     if (request.method !== 'GET') {
+      // A long `npm start` session writes for hours; keep the newest records only.
+      if (options.writes.length >= maxWriteRecords) options.writes.shift();
       options.writes.push({
         method: request.method,
         path: request.url.pathname,
