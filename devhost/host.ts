@@ -173,8 +173,19 @@ export class FunctionHost {
     }
   }
 
-  /** Writes an app log line as it came; the app's own lines are already structured JSON. */
-  private writeAppLog(level: string, category: string, message: string): void {
+  /** Runs `log` hooks, which may change level and message, then writes the line as it came (app lines are already JSON). */
+  private writeAppLog(originalLevel: string, category: string, originalMessage: string): void {
+    const hookContext: Record<string, unknown> = { level: originalLevel, category, message: originalMessage, hookData: {}, appHookData: this.registry.appHookData };
+    for (const hook of this.registry.hooks.get('log') ?? []) {
+      try {
+        // The worker runs log hooks synchronously; a returned promise is not awaited there either.
+        void hook(hookContext);
+      } catch (error) {
+        process.stderr.write(`devhost: a log hook failed: ${errorText(error)}\n`);
+      }
+    }
+    const level = String(hookContext.level);
+    const message = String(hookContext.message);
     if (category === 'system' && (level === 'trace' || level === 'debug')) return;
     const stream = level === 'error' || level === 'critical' || level === 'warning' ? process.stderr : process.stdout;
     stream.write(`${message}\n`);

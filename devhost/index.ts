@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export { InstantClock, RealClock } from './clock';
+// In-process start, for tools that own their process; one devhost per process, and not under jest's module system.
+export { runDevhost, type RunningDevhost, type RuntimeOptions } from './runtime';
 export type { DevhostClock } from './clock';
 
 export interface DevhostOptions {

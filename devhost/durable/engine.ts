@@ -166,7 +166,8 @@ export class DurableEngine {
 
     const freeTurns = this.options.orchestrationConcurrency - this.runningInstances.size;
     if (freeTurns > 0) {
-      const ready = this.sql('SELECT DISTINCT instance_id AS id FROM inbox WHERE visible_ms <= ? ORDER BY id LIMIT 500').all(dueLimit) as { id: string }[];
+      // Oldest message first, so that no instance waits behind newer work.
+      const ready = this.sql('SELECT instance_id AS id FROM inbox WHERE visible_ms <= ? GROUP BY instance_id ORDER BY MIN(id) LIMIT 500').all(dueLimit) as { id: string }[];
       let started = 0;
       for (const { id } of ready) {
         if (started >= freeTurns) break;
@@ -513,7 +514,7 @@ export class Turn implements TurnWork {
         this.terminate(message.reason);
         return false;
       }
-      if (this.status === 'Suspended' && message.kind !== 'resume') continue;
+      if (this.status === 'Suspended' && message.kind !== 'resume' && message.kind !== 'suspend') continue;
       if (message.kind === 'suspend' || message.kind === 'resume') {
         this.consumed.push(id);
         const suspend = message.kind === 'suspend';

@@ -77,6 +77,11 @@ describe('admin api', () => {
     expect(ticks[0]?.body).toEqual({ isPastDue: false, hasStatus: true });
   });
 
+  test('runs runOnStartup timers at start', async () => {
+    const startup = await waitFor(() => peek('queues/startup-ticks'), (m) => m.length > 0);
+    expect(startup.map((m) => m.body)).toEqual([{ isPastDue: false }]);
+  });
+
   test('rejects unknown function', async () => {
     expect((await postJson(`${host.url}/admin/functions/nope`, {})).status).toBe(404);
   });

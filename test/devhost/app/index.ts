@@ -299,6 +299,16 @@ app.timer('yearly', {
   },
 });
 
+const startupTicks = output.serviceBusQueue({ queueName: 'startup-ticks', connection: 'ServiceBusConnection' });
+app.timer('startupTimer', {
+  schedule: '0 0 0 1 1 *',
+  runOnStartup: true,
+  extraOutputs: [startupTicks],
+  handler: (timer, context) => {
+    context.extraOutputs.set(startupTicks, { isPastDue: timer.isPastDue });
+  },
+});
+
 const releaseEvents = output.serviceBusTopic({ topicName: '%RELEASE_EVENTS_TOPIC%', connection: 'ServiceBusConnection' });
 app.serviceBusQueue('workQueue', {
   queueName: 'work',
