@@ -127,9 +127,9 @@ describe('nginx rollback of adopted stable', () => {
   beforeAll(async () => {
     await createNamespace(fixture.kube, 'ngx');
     // Objects a team created before the pipeline arrived, with its own labels.
-    await fixture.kube.apply({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'ngx' }, spec: { replicas: 2, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: webImage }] } } } } as V1Deployment);
-    await fixture.kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'ngx' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } } as V1Service);
-    await fixture.kube.apply({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'web', namespace: 'ngx' }, spec: { ingressClassName: 'nginx', rules: [{ host: 'web.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] } } as V1Ingress);
+    await fixture.kube.apply({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'ngx' }, spec: { replicas: 2, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: webImage }] } } } });
+    await fixture.kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'ngx' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } });
+    await fixture.kube.apply({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'web', namespace: 'ngx' }, spec: { ingressClassName: 'nginx', rules: [{ host: 'web.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] } });
   });
 
   test('preflight needs the primary ingress', async () => {
@@ -380,7 +380,9 @@ describe('aks entra sign-in', () => {
       expect(output.error).toBeUndefined();
       expect(output.result?.server).toBe(fixture.cluster.server);
       // NOTE: the sim's kube-apiserver does not trust the identity simulator's issuer, so the bearer token is rejected with 401.
-      expect(output.result?.read).toEqual({ name: 'PermanentError', message: expect.stringMatching(/^read Namespace models failed with HTTP 401: .*check the identity and its Kubernetes RBAC role$/) });
+      const read = output.result?.read as { name: string; message: string };
+      expect(read.name).toBe('PermanentError');
+      expect(read.message).toMatch(/^read Namespace models failed with HTTP 401: .*check the identity and its Kubernetes RBAC role$/);
       const resources = sim.sims.inspect.identityRequests().map((r) => r.resource);
       expect(resources).toContain('6dae42f8-4368-4678-94ff-3960e28e3630');
     } finally {

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 interface KubeModule {
-  createKubeClient(settings: Record<string, unknown>): Promise<{ read(ref: Record<string, string>): Promise<unknown>; config: { getCurrentCluster(): { server: string } | null } }>;
+  createKubeClient: (settings: Record<string, unknown>) => Promise<{ read(ref: Record<string, string>): Promise<unknown>; config: { getCurrentCluster(): { server: string } | null } }>;
 }
 
 const require = createRequire(import.meta.url);

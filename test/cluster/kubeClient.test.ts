@@ -29,14 +29,14 @@ describe('kube error classes', () => {
 });
 
 describe('conflict retry', () => {
-  const noSleep = { sleep: async () => undefined };
+  const noSleep = { sleep: () => Promise.resolve() };
 
   test('retries 409 until success', async () => {
     let calls = 0;
-    const result = await retryOnConflict('write', async () => {
+    const result = await retryOnConflict('write', () => {
       calls += 1;
-      if (calls < 3) throw new ApiException(409, 'conflict', {}, {});
-      return 'done';
+      if (calls < 3) return Promise.reject(new ApiException(409, 'conflict', {}, {}));
+      return Promise.resolve('done');
     }, noSleep);
     expect(result).toBe('done');
     expect(calls).toBe(3);
@@ -44,26 +44,24 @@ describe('conflict retry', () => {
 
   test('passes other errors through', async () => {
     let calls = 0;
-    await expect(retryOnConflict('write', async () => {
+    await expect(retryOnConflict('write', () => {
       calls += 1;
-      throw new PermanentError('bad');
+      return Promise.reject(new PermanentError('bad'));
     }, noSleep)).rejects.toThrow('bad');
     expect(calls).toBe(1);
   });
 
   test('gives up at the deadline', async () => {
-    await expect(retryOnConflict('write Deployment x', async () => {
-      throw new ApiException(409, 'conflict', {}, {});
-    }, { deadlineMs: 0, ...noSleep })).rejects.toThrow(/write Deployment x still conflicts after 1 attempts/);
+    await expect(retryOnConflict('write Deployment x', () => Promise.reject(new ApiException(409, 'conflict', {}, {})), { deadlineMs: 0, ...noSleep })).rejects.toThrow(/write Deployment x still conflicts after 1 attempts/);
   });
 });
 
 class CountingCredential implements TokenCredential {
   calls: string[] = [];
   constructor(private readonly lifetimeMs: number, private readonly now: () => number) {}
-  async getToken(scope: string | string[]): Promise<AccessToken> {
+  getToken(scope: string | string[]): Promise<AccessToken> {
     this.calls.push(String(scope));
-    return { token: `token-${this.calls.length}`, expiresOnTimestamp: this.now() + this.lifetimeMs };
+    return Promise.resolve({ token: `token-${this.calls.length}`, expiresOnTimestamp: this.now() + this.lifetimeMs });
   }
 }
 
@@ -89,7 +87,7 @@ describe('aks entra token', () => {
   });
 
   test('null token is transient', async () => {
-    const token = new RefreshingToken({ getToken: async () => null }, aksEntraServerScope);
+    const token = new RefreshingToken({ getToken: () => Promise.resolve(null) }, aksEntraServerScope);
     await expect(token.get()).rejects.toBeInstanceOf(TransientError);
   });
 });
@@ -133,7 +131,7 @@ describe('aks user credential', () => {
       resourceGroup: 'aks-rg',
       clusterName: 'aks-inference',
       credential,
-      credentialSource: { listClusterUserCredentials: async () => ({ kubeconfigs: [{ name: 'clusterUser', value: new TextEncoder().encode(userKubeconfig) }] }) },
+      credentialSource: { listClusterUserCredentials: () => Promise.resolve({ kubeconfigs: [{ name: 'clusterUser', value: new TextEncoder().encode(userKubeconfig) }] }) },
     });
     const options: { headers?: Record<string, string> } = {};
     await config.applyToHTTPSOptions(options);
@@ -147,7 +145,7 @@ describe('aks user credential', () => {
     await expect(loadAksEntraKubeConfig({
       subscriptionId: 's', resourceManagerEndpoint: 'https://127.0.0.1:1', resourceGroup: 'aks-rg', clusterName: 'aks-inference',
       credential: new CountingCredential(1, Date.now),
-      credentialSource: { listClusterUserCredentials: async () => { throw forbidden; } },
+      credentialSource: { listClusterUserCredentials: () => Promise.reject(forbidden) },
     })).rejects.toThrow(/Azure Kubernetes Service Cluster User Role/);
   });
 });
