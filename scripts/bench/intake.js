@@ -129,7 +129,10 @@ async function main() {
     settings: { seconds, warmupSeconds, connections },
     target: { requestsPerSecond: 500, p99Ms: 50 },
     scenarios: results,
-    note: 'Load generator, app handler and the loopback Durable API share one Node process and the machine\'s cores with whatever else runs; loadAverage1m is read at the end.',
+    note: [
+      'Load generator, app handler and the loopback Durable API share one Node process and the machine\'s cores with whatever else runs; loadAverage1m is read at the end.',
+      'The start and duplicate scenarios are bound by the durable-functions 3.5 client, which opens a new TCP connection for every call (20 status reads made 20 connections when measured).',
+    ],
   };
 
   const out = path.join(root, 'bench', 'results', 'intake.json');
