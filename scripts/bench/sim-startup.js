@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /**
- * Measures sim with cached binaries: how long `startSim` takes (the kwok
- * control plane, the Gateway API CRDs, the node pools, and the whole sim with
- * the traffic generator, Prometheus and the Azure simulators), and how long a
- * changed HTTPRoute weight takes to show in the traffic generator's /metrics.
- * The targets are a cluster start under 60 s and a weight change inside one
- * 2 s scrape interval. Prints one JSON object as its last line.
+ * Measures sim with cached binaries. It times each start-up phase of
+ * `startSim` (kwok control plane, Gateway API CRDs, node pools, the whole sim)
+ * and how long a changed HTTPRoute weight takes to show in the traffic
+ * generator's /metrics. The targets are a cluster start under 60 s and a
+ * weight change inside one 2 s scrape interval. Prints one JSON object as
+ * its last line.
  */
 'use strict';
 
@@ -37,7 +37,7 @@ async function waitForWeight(trafficUrl, weight, timeoutMs) {
     if (pattern.test(await (await fetch(`${trafficUrl}/metrics`)).text())) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  throw new Error(`bench-canary weight ${weight} did not show in ${trafficUrl}/metrics within ${timeoutMs} ms`);
+  throw new Error(`timed out after ${timeoutMs} ms waiting for bench-canary weight ${weight} in ${trafficUrl}/metrics`);
 }
 
 /** Patches the route from 90/10 to 50/50 and back, and returns how long each change took to show, in ms. */
