@@ -135,12 +135,13 @@ export class ServiceBusService {
 
   private pump(): void {
     for (const worker of this.workers) {
+      const batchSize = worker.fn.trigger.cardinality === 'many' ? maxBatchSize : 1;
       while (!this.stopped && worker.running < this.maxConcurrentCalls) {
-        const message = this.receive(worker.entity);
-        if (!message) break;
+        const messages = this.receiveBatch(worker.entity, batchSize);
+        if (messages.length === 0) break;
         worker.running += 1;
-        const work = this.deliver(worker.fn, message)
-          .catch((error: unknown) => this.host.log.error('service bus delivery failed', { functionName: worker.fn.name, messageId: message.message_id, error: errorText(error) }))
+        const work = this.deliver(worker.fn, messages, batchSize > 1)
+          .catch((error: unknown) => this.host.log.error('service bus delivery failed', { functionName: worker.fn.name, messageId: messages[0]?.message_id, error: errorText(error) }))
           .finally(() => {
             worker.running -= 1;
             this.inflight.delete(work);
@@ -252,11 +253,26 @@ export class ServiceBusService {
 
   // ---- triggers -------------------------------------------------------------------
 
-  private async deliver(fn: RegisteredFunction, message: MessageRow): Promise<void> {
-    const result = await this.host.run(fn, { trigger: triggerData(message), triggerMetadata: triggerMetadata(message, this.clock.now()) });
+  private receiveBatch(entity: string, size: number): MessageRow[] {
+    const messages: MessageRow[] = [];
+    while (messages.length < size) {
+      const message = this.receive(entity);
+      if (!message) break;
+      messages.push(message);
+    }
+    return messages;
+  }
+
+  /** Runs the trigger on one message, or on a batch for `cardinality: 'many'`, then settles every message. */
+  private async deliver(fn: RegisteredFunction, messages: MessageRow[], batch: boolean): Promise<void> {
+    const now = this.clock.now();
+    const input = batch ? { trigger: batchTriggerData(messages), triggerMetadata: batchTriggerMetadata(messages, now) } : { trigger: triggerData(messages[0] as MessageRow), triggerMetadata: triggerMetadata(messages[0] as MessageRow, now) };
+    const result = await this.host.run(fn, input);
     // NOTE: settlement is always automatic (autoCompleteMessages true); SDK-type bindings that settle in code are not supported.
-    const problem = result.ok ? this.complete(message.seq, message.lock_token ?? '') : this.abandon(message.seq, message.lock_token ?? '');
-    if (problem) this.host.log.warn('service bus settlement failed', { functionName: fn.name, messageId: message.message_id, reason: problem });
+    for (const message of messages) {
+      const problem = result.ok ? this.complete(message.seq, message.lock_token ?? '') : this.abandon(message.seq, message.lock_token ?? '');
+      if (problem) this.host.log.warn('service bus settlement failed', { functionName: fn.name, messageId: message.message_id, reason: problem });
+    }
   }
 
   /** Runs a Service Bus trigger on a message that is not stored (admin endpoint). */
@@ -326,6 +342,9 @@ export class ServiceBusService {
   }
 }
 
+/** Messages per invocation for `cardinality: 'many'`; the extension's default maxMessageBatchSize is 1000. */
+const maxBatchSize = 32;
+
 function positiveSetting(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -348,6 +367,23 @@ function isText(row: MessageRow): boolean {
 
 function triggerData(row: MessageRow): RpcTypedData {
   return isText(row) ? { string: Buffer.from(row.body).toString('utf8') } : { bytes: row.body };
+}
+
+/** A batch arrives as collectionString when every message is text, else as collectionBytes. */
+function batchTriggerData(rows: MessageRow[]): RpcTypedData {
+  if (rows.every(isText)) return { collectionString: { string: rows.map((row) => Buffer.from(row.body).toString('utf8')) } };
+  return { collectionBytes: { bytes: rows.map((row) => row.body) } };
+}
+
+/** Batch metadata: every single-message key with an `Array` suffix, as the extension sends them. */
+function batchTriggerMetadata(rows: MessageRow[], now: number): Record<string, RpcTypedData> {
+  const singles = rows.map((row) => triggerMetadata(row, now));
+  const metadata: Record<string, RpcTypedData> = { sys: singles[0]?.sys ?? { json: '{}' } };
+  for (const key of Object.keys(singles[0] ?? {})) {
+    if (key === 'sys') continue;
+    metadata[`${key}Array`] = { json: JSON.stringify(singles.map((single) => JSON.parse(single[key]?.json ?? 'null') as unknown)) };
+  }
+  return metadata;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

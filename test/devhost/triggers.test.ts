@@ -162,6 +162,13 @@ describe('service bus broker', () => {
     expect((await request(`${sb()}/queues/expiry/messages/${locked.sequenceNumber}/${locked.lockToken}`, { method: 'DELETE' })).status).toBe(410);
   });
 
+  test('many cardinality delivers a batch', async () => {
+    await postJson(`${sb()}/queues/batch/messages`, [{ body: { n: 1 }, messageId: 'b1' }, { body: 'two', messageId: 'b2' }, { body: { n: 3 }, messageId: 'b3' }]);
+    const seen = await waitFor(() => peek('queues/batch-seen'), (m) => m.length > 0);
+    expect(seen[0]?.body).toEqual({ bodies: [{ n: 1 }, 'two', { n: 3 }], messageIds: ['b1', 'b2', 'b3'] });
+    expect(await peek('queues/batch')).toEqual([]);
+  });
+
   test('topic fans out to subscriptions', async () => {
     expect((await request(`${sb()}/topics/fan/subscriptions/one`, { method: 'PUT' })).status).toBe(201);
     await postJson(`${sb()}/topics/fan/messages`, { body: { n: 1 } });

@@ -326,6 +326,17 @@ app.serviceBusQueue('workQueue', {
   },
 });
 
+const batchSeen = output.serviceBusQueue({ queueName: 'batch-seen', connection: 'ServiceBusConnection' });
+app.serviceBusQueue('batchQueue', {
+  queueName: 'batch',
+  connection: 'ServiceBusConnection',
+  cardinality: 'many',
+  extraOutputs: [batchSeen],
+  handler: (messages: unknown, context: InvocationContext) => {
+    context.extraOutputs.set(batchSeen, { bodies: messages, messageIds: context.triggerMetadata?.messageIdArray });
+  },
+});
+
 app.serviceBusTopic('auditSubscription', {
   topicName: '%RELEASE_EVENTS_TOPIC%',
   subscriptionName: 'audit',
