@@ -1,7 +1,7 @@
 import type { InputOf, OutputOf } from './contract';
 import { clusterActivities } from './clusterContract';
 import type { PreflightResult, RolloutState } from './clusterContract';
-import { annotationKeys, buildDeployment, buildService, canaryServiceName, selectorMatches, servingContainer, stableServiceSelector, trackSelector } from './clusterManifests';
+import { annotationKeys, buildDeployment, buildService, canaryServiceName, gpuResource, selectorMatches, servingContainer, stableServiceSelector, trackSelector } from './clusterManifests';
 import { gpuPlacementProblems } from './clusterPreflight';
 import { rolloutStateOf } from './clusterRollout';
 import { shortMessage } from './register';
@@ -92,7 +92,10 @@ export function clusterActivityHandlers(deps: ClusterDeps): Handlers {
     if (!namespace) reasons.push(`namespace ${target.namespace} not found: create it, or fix endpoints[].namespace of endpoint ${target.endpoint} in the policy`);
     if (target.resources.gpu > 0) {
       const nodes = await kube.list<V1Node>({ apiVersion: 'v1', kind: 'Node' });
-      const pods = await kube.list<V1Pod>({ apiVersion: 'v1', kind: 'Pod', fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' });
+      // Only pods on GPU nodes can hold GPUs, so listing them node by node keeps the reads small on large clusters.
+      const gpuNodeNames = nodes.filter((n) => Number(n.status?.capacity?.[gpuResource] ?? '0') > 0).map((n) => n.metadata?.name ?? '');
+      const perNode = await Promise.all(gpuNodeNames.map((name) => kube.list<V1Pod>({ apiVersion: 'v1', kind: 'Pod', fieldSelector: `spec.nodeName=${name},status.phase!=Succeeded,status.phase!=Failed` })));
+      const pods = perNode.flat();
       const others = pods.filter((p) => !(p.metadata?.labels?.[labelKeys.endpoint] === trackSelector(target, 'canary')[labelKeys.endpoint] && p.metadata?.labels?.[labelKeys.track] === 'canary'));
       reasons.push(...gpuPlacementProblems(nodes, others, target, canaryPodCount(target)));
     }

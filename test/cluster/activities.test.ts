@@ -263,6 +263,14 @@ describe('unschedulable canary', () => {
     expect(result.reasons).toEqual([expect.stringMatching(/no node in pool gpu has 8 allocatable nvidia.com\/gpu \(largest: 1\)/)]);
   });
 
+  test('preflight counts GPUs in use', async () => {
+    // The gateway-api release left its stable pod on one of the four GPU nodes.
+    const result = await fixture.handlers.preflightTarget({ target: { ...stableTarget, resources: { gpu: 1, cpu: '100m', memory: '128Mi' }, canaryReplicas: 5 }, image: imageV2 });
+    expect(result.ok).toBe(false);
+    expect(result.reasons).toHaveLength(1);
+    expect(result.reasons[0]).toMatch(/^GPU nodes have room for 3 of 5 pods with 1 nvidia.com\/gpu each \(.*\): scale node pool gpu up by 2 node\(s\)$/);
+  });
+
   test('checkRollout reports scheduler reason', async () => {
     await fixture.handlers.applyCanary({ target: greedy, image: imageV2 });
     const state = await waitForRollout(fixture, greedy, 'canary', (s) => s.unschedulable);
