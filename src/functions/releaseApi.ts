@@ -180,7 +180,10 @@ export async function handleReleaseAction(request: HttpRequest, deps: ReleaseApi
   const endpoint = instance.customStatus?.endpoint ?? instance.input?.endpoint;
   if (endpoint) {
     const entry: AuditEntry = { at: event.requestedAt, releaseId: id, action, actor: actor.actor, detail: `requested over the release API${event.reason ? `: ${event.reason}` : ''}` };
-    await deps.starter.signalLedger(endpoint, ledgerOperations.audit, entry);
+    // The action is raised already; failing the call now would invite a second raise on retry.
+    await deps.starter.signalLedger(endpoint, ledgerOperations.audit, entry).catch((error: unknown) => {
+      deps.log.error('audit entry of a raised release action not recorded', { releaseId: id, endpoint, action, actor: actor.actor.id, error: errorText(error) });
+    });
   }
   deps.log.info('release action raised', { releaseId: id, action, phase, actor: actor.actor.id, outcome: 'raised' });
   return jsonResponse(202, { releaseId: id, action, phase, actor: actor.actor, requestedAt: event.requestedAt });

@@ -43,6 +43,8 @@ export class DurableApiServer {
   readonly calls: RecordedCall[] = [];
   /** Status returned for every request while set, as an unhealthy backend would. */
   failWith: number | undefined;
+  /** Path pattern that gets 500, as a backend failing one kind of call would. */
+  failPath: RegExp | undefined;
   private server: Server | undefined;
   private base = '';
 
@@ -120,6 +122,7 @@ export class DurableApiServer {
     const path = url.pathname.replace(/^\/durabletask\//, '');
     this.calls.push({ method: req.method ?? '', path, body });
     if (this.failWith !== undefined) return send(res, this.failWith, { message: 'backend unavailable' });
+    if (this.failPath?.test(path)) return send(res, 500, { message: `failing ${path} on purpose` });
 
     const parts = path.split('/').map(decodeURIComponent);
     if (req.method === 'POST' && parts[0] === 'orchestrators') return this.startInstance(res, parts[1]!, parts[2], body);

@@ -258,6 +258,18 @@ describe('POST /api/releases/{id}/{action}', () => {
     expect(h.server.signals).toEqual([expect.objectContaining({ entity: 'endpointledger@regression', operation: 'audit' })]);
   });
 
+  test('audit failure still raises the action', async () => {
+    const releaseId = await startedModelRelease();
+    h.server.setStatus(releaseId, 'Running', { releaseId, endpoint: 'regression', phase: 'Progressing' });
+    h.server.failPath = /^entities\//;
+
+    const response = await act(releaseId, 'promote');
+
+    expect(response.status).toBe(202);
+    expect(h.server.events.map((e) => e.name)).toEqual(['promote']);
+    expect(h.lines.some((line) => line.includes('audit entry of a raised release action not recorded'))).toBe(true);
+  });
+
   test('approve while progressing gives 409 with the reason', async () => {
     const releaseId = await startedModelRelease();
     h.server.setStatus(releaseId, 'Running', { releaseId, endpoint: 'regression', phase: 'Progressing' });
