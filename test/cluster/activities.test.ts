@@ -462,3 +462,18 @@ describe('registered activities', () => {
     expect(logged).toMatchObject({ level: 'error', message: 'cluster activity failed', activity: 'applyCanary', releaseId: target.releaseId, endpoint: 'sentiment', kind: 'PermanentError', invocationId: 'inv-1' });
   });
 });
+
+// Runs last: it removes every GPU node from the cluster.
+describe('cluster without GPU nodes', () => {
+  beforeAll(async () => {
+    await fixture.cluster.scaleNodePool('gpu', 0);
+    await fixture.cluster.scaleNodePool('gpuspot', 0);
+  });
+
+  test('preflight names missing device plugin', async () => {
+    const result = await fixture.handlers.preflightTarget({ target: targetOf({ namespace: 'gw' }), image: imageV2 });
+    expect(result.ok).toBe(false);
+    expect(result.reasons).toHaveLength(1);
+    expect(result.reasons[0]).toMatch(/^no node reports nvidia.com\/gpu capacity: the NVIDIA device plugin is missing or no GPU node pool exists/);
+  });
+});
