@@ -42,6 +42,25 @@ df.app.activity('slow', {
   },
 });
 
+// Reports the most activities this process ran at once, to check the concurrency limit.
+let activeProbes = 0;
+let maxActiveProbes = 0;
+df.app.activity('probeConcurrency', {
+  handler: async (ms: number) => {
+    activeProbes += 1;
+    maxActiveProbes = Math.max(maxActiveProbes, activeProbes);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    activeProbes -= 1;
+    return maxActiveProbes;
+  },
+});
+
+df.app.orchestration('fanOut', function* (context) {
+  const input = context.df.getInput<{ count: number; ms: number }>();
+  const seen = (yield context.df.Task.all(Array.from({ length: input.count }, () => context.df.callActivity('probeConcurrency', input.ms)))) as number[];
+  return Math.max(...seen);
+});
+
 // An activity with a durable client input, as the release pipeline uses to reach other instances.
 df.app.activity('raiseOnOther', {
   extraInputs: [df.input.durableClient()],
