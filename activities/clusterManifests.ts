@@ -101,6 +101,7 @@ function envOf(target: ReleaseTarget): { name: string; value: string }[] {
     { name: 'MODEL_NAME', value: target.model.name },
     { name: 'MODEL_VERSION', value: target.model.version },
     // Same layout as Azure ML online endpoints, so scoring scripts written for them find the model.
+    // TODO: no init container downloads the model into this directory yet; a mount-mode serving image must fetch MODEL_STORAGE_URI itself.
     { name: 'AZUREML_MODEL_DIR', value: `/var/azureml-app/azureml-models/${target.model.name}/${target.model.version}` },
   ];
   if (target.model.storageUri) env.push({ name: 'MODEL_STORAGE_URI', value: target.model.storageUri });
