@@ -4,19 +4,20 @@ import { join } from 'node:path';
 
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 
-import { apiStatus, gpuTaint, kubeClients, modelsNamespace, nodeManifest, poolNodes, spotTaint, startCluster, type KubeClients, type SimCluster } from '../../sim/src/cluster';
+import { apiStatus, gpuTaint, kubeClients, modelsNamespace, nodeManifest, poolNodes, scaleNodePool, spotTaint, startCluster, type KubeClients, type SimCluster } from '../../sim/src/cluster';
 import { defaultNodePools } from '../../sim/src/cluster/pools';
 import { waitFor } from '../../sim/src/support';
 import { Logger } from '../../src/observability/log';
 
 const podReadyDelayMs = 500;
+const quiet = new Logger(console, {}, 'error');
 let stateDir: string;
 let cluster: SimCluster;
 let kube: KubeClients;
 
 beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'sim-cluster-'));
-  cluster = await startCluster({ stateDir, podReadyDelayMs, logger: new Logger(console, {}, 'warn') });
+  cluster = await startCluster({ stateDir, podReadyDelayMs, logger: quiet });
   kube = await kubeClients(cluster.kubeconfigPath);
 }, 180_000);
 
@@ -173,6 +174,37 @@ describe('sim cluster', () => {
 
     expect(result.removed).toEqual([before[2], before[1]]);
     expect((await poolNodes(kube, 'gpuspot')).map((n) => n.metadata?.name)).toEqual([before[0]]);
+  });
+
+  test('scale-down evicts pods before deleting', async () => {
+    const [added] = (await cluster.scaleNodePool('system', 2)).added;
+    await createAndWaitReady(pod('mover', { labels: { app: 'mover' }, nodeSelector: { 'kubernetes.io/hostname': added ?? '' } }));
+
+    const result = await scaleNodePool(cluster.kubeconfigPath, 'system', 1, { drainTimeoutMs: 5000, logger: quiet });
+    const mover = await kube.core.readNamespacedPod({ name: 'mover', namespace: modelsNamespace }).then(
+      (current) => (current.metadata?.deletionTimestamp ? 'deleting' : 'running'),
+      (error: unknown) => (apiStatus(error) === 404 ? 'gone' : 'read failed'),
+    );
+
+    expect(result.removed).toEqual([added]);
+    // Evicted by the drain; the pod garbage collector would leave it for 40 s.
+    expect(['gone', 'deleting']).toContain(mover);
+  });
+
+  test('scale-down drain respects a PDB until its timeout', async () => {
+    const [added] = (await cluster.scaleNodePool('system', 2)).added;
+    await createAndWaitReady(pod('guarded', { labels: { app: 'guarded' }, nodeSelector: { 'kubernetes.io/hostname': added ?? '' } }));
+    await kube.policy.createNamespacedPodDisruptionBudget({ namespace: modelsNamespace, body: { metadata: { name: 'guarded' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'guarded' } } } } });
+    await waitFor('PDB guarded observed', async () => {
+      const pdb = await kube.policy.readNamespacedPodDisruptionBudget({ name: 'guarded', namespace: modelsNamespace });
+      return pdb.status?.currentHealthy === 1 ? true : undefined;
+    }, { timeoutMs: 15_000 });
+
+    const result = await scaleNodePool(cluster.kubeconfigPath, 'system', 1, { drainTimeoutMs: 2000, logger: quiet });
+    const guarded = await kube.core.readNamespacedPod({ name: 'guarded', namespace: modelsNamespace });
+
+    expect(result.removed).toEqual([added]);
+    expect(guarded.metadata?.deletionTimestamp).toBeUndefined();
   });
 
   test('scaling unknown pool is rejected', async () => {
