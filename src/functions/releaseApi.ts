@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { HttpMethod, HttpRequest, HttpResponseInit } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
 
@@ -210,32 +210,19 @@ async function guarded(deps: ReleaseApiDeps, work: () => Promise<HttpResponseIni
   }
 }
 
-df.app.client.http('releases', {
-  route: 'releases',
-  methods: ['GET', 'POST'],
-  authLevel: 'function',
-  handler: (request, client, context) => {
-    const deps = apiDeps(client, context);
-    return guarded(deps, () => (request.method === 'POST' ? handleStartRelease(request, deps) : handleListReleases(request, deps)));
-  },
-});
+/** Registers one release API function at function-key auth level. */
+function registerApi(name: string, route: string, methods: HttpMethod[], handle: (request: HttpRequest, deps: ReleaseApiDeps) => Promise<HttpResponseInit>): void {
+  df.app.client.http(name, {
+    route,
+    methods,
+    authLevel: 'function',
+    handler: (request, client, context) => {
+      const deps = apiDeps(client, context);
+      return guarded(deps, () => handle(request, deps));
+    },
+  });
+}
 
-df.app.client.http('releaseStatus', {
-  route: 'releases/{id}',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: (request, client, context) => {
-    const deps = apiDeps(client, context);
-    return guarded(deps, () => handleGetRelease(request, deps));
-  },
-});
-
-df.app.client.http('releaseAction', {
-  route: 'releases/{id}/{action}',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: (request, client, context) => {
-    const deps = apiDeps(client, context);
-    return guarded(deps, () => handleReleaseAction(request, deps));
-  },
-});
+registerApi('releases', 'releases', ['GET', 'POST'], (request, deps) => (request.method === 'POST' ? handleStartRelease(request, deps) : handleListReleases(request, deps)));
+registerApi('releaseStatus', 'releases/{id}', ['GET'], handleGetRelease);
+registerApi('releaseAction', 'releases/{id}/{action}', ['POST'], handleReleaseAction);
