@@ -342,7 +342,7 @@ export class ServiceBusService {
   }
 }
 
-/** Messages per invocation for `cardinality: 'many'`; the extension's default maxMessageBatchSize is 1000. */
+/** Messages per invocation for `cardinality: 'many'`, kept small for local runs; the real extension reads maxMessageBatchSize. */
 const maxBatchSize = 32;
 
 function positiveSetting(name: string, fallback: number): number {
@@ -369,13 +369,13 @@ function triggerData(row: MessageRow): RpcTypedData {
   return isText(row) ? { string: Buffer.from(row.body).toString('utf8') } : { bytes: row.body };
 }
 
-/** A batch arrives as collectionString when every message is text, else as collectionBytes. */
+/** Encodes a batch as collectionString when every message is text, else as collectionBytes. */
 function batchTriggerData(rows: MessageRow[]): RpcTypedData {
   if (rows.every(isText)) return { collectionString: { string: rows.map((row) => Buffer.from(row.body).toString('utf8')) } };
   return { collectionBytes: { bytes: rows.map((row) => row.body) } };
 }
 
-/** Batch metadata: every single-message key with an `Array` suffix, as the extension sends them. */
+/** Builds batch metadata: every single-message key with an `Array` suffix, as the extension names them. */
 function batchTriggerMetadata(rows: MessageRow[], now: number): Record<string, RpcTypedData> {
   const singles = rows.map((row) => triggerMetadata(row, now));
   const metadata: Record<string, RpcTypedData> = { sys: singles[0]?.sys ?? { json: '{}' } };
@@ -388,7 +388,7 @@ function batchTriggerMetadata(rows: MessageRow[], now: number): Record<string, R
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Trigger metadata with the names the Service Bus extension v5 gives; strings as JSON so "123" stays a string. */
+/** Builds trigger metadata with the Service Bus extension v5 names, encoding strings as JSON so that "123" stays a string. */
 function triggerMetadata(row: MessageRow, now: number): Record<string, RpcTypedData> {
   const p = JSON.parse(row.properties) as MessageProperties;
   const text = (value: string | undefined) => ({ json: JSON.stringify(value ?? null) });
