@@ -6,6 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { loadReleasePolicy } from '../../src/config/policy';
 import { releaseOrchestratorName, type ReleaseRequest } from '../../src/contracts/release';
 import { handleContainerRegistryEvent, handleModelRegistryEvent } from '../../src/functions/eventGrid';
 import { handleAzureDevOpsWebhook, handleGitHubWebhook } from '../../src/functions/webhooks';
@@ -217,4 +218,20 @@ test('every fixture file has a test', () => {
   const dirs = readdirSync(fixturesDir, { withFileTypes: true }).filter((d) => d.isDirectory() && !['imds-scheduled-events', 'aks'].includes(d.name));
   const files = dirs.flatMap((d) => readdirSync(join(fixturesDir, d.name)).map((f) => `${d.name}/${f}`));
   expect(files.filter((f) => !covered.has(f))).toEqual([]);
+});
+
+describe('corpus with the local stack policy', () => {
+  const localPolicy = (): ReturnType<typeof loadReleasePolicy> => loadReleasePolicy(join(__dirname, '../../config/release-policy.local.yaml'));
+
+  test('model registered starts regression', async () => {
+    const outcomes = await handleModelRegistryEvent(fixtureJson('azureml/model-registered.eventgrid-schema.docs.json'), { ...h.deps, policy: localPolicy() });
+
+    expect(outcomes).toEqual([expect.objectContaining({ outcome: 'started', endpoint: 'regression' })]);
+  });
+
+  test('image pushed starts nginx-demo', async () => {
+    const outcomes = await handleContainerRegistryEvent(fixtureJson('acr/image-pushed.cloudevents-single.captured.rest-specs.json'), { ...h.deps, policy: localPolicy() });
+
+    expect(outcomes).toEqual([expect.objectContaining({ outcome: 'started', endpoint: 'nginx-demo' })]);
+  });
 });
