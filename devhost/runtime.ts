@@ -17,7 +17,7 @@ import { KeyStore } from './keys';
 import { ServiceBusService } from './servicebus';
 import { openStore } from './store';
 import { TimerService } from './timers';
-import { presentedKey, type WebRequest, type WebResponse } from './web';
+import { fromLoopback, presentedKey, type WebRequest, type WebResponse } from './web';
 
 export interface RuntimeOptions {
   appDir: string;
@@ -97,7 +97,11 @@ export async function runDevhost(options: RuntimeOptions): Promise<RunningDevhos
       return durableApi.handle(request, pathname.slice('/runtime/webhooks/durabletask/'.length));
     }
     // The RPC path the JavaScript durable client calls; the extension serves it on loopback without keys.
-    if (pathname.startsWith('/durabletask/')) return durableApi.handle(request, pathname.slice('/durabletask/'.length));
+    if (pathname.startsWith('/durabletask/')) {
+      const allowed = fromLoopback(request) || keys.allows('system', presentedKey(request), { systemKeyName: 'durabletask_extension' });
+      if (!allowed) return { status: 401 };
+      return durableApi.handle(request, pathname.slice('/durabletask/'.length));
+    }
     return (await httpTriggers.handle(request)) ?? { status: 404, body: { message: `No function or host endpoint serves ${request.method} ${pathname}.` } };
   };
 
@@ -106,7 +110,7 @@ export async function runDevhost(options: RuntimeOptions): Promise<RunningDevhos
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const request: WebRequest = { method: req.method ?? 'GET', url: new URL(req.url ?? '/', url), headers: req.headers, body: Buffer.concat(chunks) };
+      const request: WebRequest = { method: req.method ?? 'GET', url: new URL(req.url ?? '/', url), headers: req.headers, body: Buffer.concat(chunks), remoteAddress: req.socket.remoteAddress };
       handle(request)
         .catch((error: unknown): WebResponse => {
           host.log.error('request failed', { method: request.method, path: request.url.pathname, error: errorText(error) });

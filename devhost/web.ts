@@ -6,6 +6,14 @@ export interface WebRequest {
   url: URL;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  /** Address of the caller, for checks that trust only loopback. */
+  remoteAddress?: string;
+}
+
+/** Whether the request came from this machine. */
+export function fromLoopback(request: WebRequest): boolean {
+  const address = request.remoteAddress ?? '';
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 export interface WebResponse {
