@@ -40,6 +40,18 @@ describe('durable engine', () => {
     ]);
   });
 
+  test('history of one activity', async () => {
+    const id = await startOrchestration(host, 'child', 21);
+    const status = await waitForStatus(host, id);
+    expect(status.output).toBe(42);
+    const events = status.historyEvents ?? [];
+    expect(events.map((e) => e.EventType)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled', 'OrchestratorCompleted', 'OrchestratorStarted', 'TaskCompleted', 'ExecutionCompleted', 'OrchestratorCompleted']);
+    expect(events[1]).toMatchObject({ Name: 'child', Input: '21' });
+    expect(events[2]).toMatchObject({ EventId: 0, Name: 'echo', Input: '21' });
+    expect(events[5]).toMatchObject({ TaskScheduledId: 0, Result: '{"echoed":21}' });
+    expect(events[6]).toMatchObject({ Result: '42' });
+  });
+
   test('retry exhausted reaches the catch block', async () => {
     const id = await startOrchestration(host, 'retryExhausted');
     const status = await waitForStatus(host, id);
