@@ -10,8 +10,8 @@ export interface PrincipalConfig {
    * them from client requests only while it is enabled.
    */
   trustAppServiceAuth: boolean;
-  /** Entra ID token validation; bearer tokens are rejected when it is unset. */
-  bearer?: { issuer: string; audience: string; jwksUri: string };
+  /** Entra ID token validation. Bearer tokens are rejected when it is unset; `tenantId`, when set, must equal the token's `tid` claim. */
+  bearer?: { issuer: string; audience: string; jwksUri: string; tenantId?: string };
 }
 
 export type PrincipalResult = { ok: true; actor: Actor } | { ok: false; reason: string; expected: string };
@@ -102,6 +102,10 @@ export async function resolvePrincipal(headers: { get(name: string): string | nu
       algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256'],
       clockTolerance: 60,
     });
+    const tenant = (payload as Record<string, unknown>).tid;
+    if (config.bearer.tenantId !== undefined && tenant !== config.bearer.tenantId) {
+      return { ok: false, reason: `bearer token is from tenant ${JSON.stringify(tenant) ?? '(none)'}, not ${config.bearer.tenantId}`, expected };
+    }
     return { ok: true, actor: actorFromToken(payload) };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);

@@ -195,6 +195,7 @@ function apiDeps(client: df.DurableClient, context: Parameters<typeof invocation
   const principal: PrincipalConfig = { trustAppServiceAuth: settings.WEBSITE_AUTH_ENABLED };
   if (settings.ENTRA_ISSUER && settings.ENTRA_AUDIENCE && settings.ENTRA_JWKS_URI) {
     principal.bearer = { issuer: settings.ENTRA_ISSUER, audience: settings.ENTRA_AUDIENCE, jwksUri: settings.ENTRA_JWKS_URI };
+    if (settings.ENTRA_TENANT_ID) principal.bearer.tenantId = settings.ENTRA_TENANT_ID;
   }
   return { starter: durableStarter(client), policy: currentPolicy(), log: invocationLogger(context, { source: 'release-api' }), principal, maxBodyBytes: settings.WEBHOOK_MAX_BODY_BYTES };
 }

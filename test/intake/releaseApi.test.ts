@@ -144,6 +144,15 @@ describe('POST /api/releases', () => {
     expect(h.server.instances.size).toBe(0);
   });
 
+  test('bearer token from another tenant gives 401', async () => {
+    const token = await idp.token({ tid: 'other-tenant' });
+    const withTenant: ReleaseApiDeps = { ...api, principal: { trustAppServiceAuth: false, bearer: { issuer, audience, jwksUri: idp.jwksUri, tenantId: 'our-tenant' } } };
+    const response = await handleStartRelease(request('POST', '/api/releases', { body: { endpoint: 'regression', model: { name: 'm', version: '1' } }, headers: { authorization: `Bearer ${token}` } }), withTenant);
+
+    expect(response.status).toBe(401);
+    expect(body<{ error: string }>(response).error).toBe('bearer token is from tenant "other-tenant", not our-tenant');
+  });
+
   test('bearer token signed by another key gives 401', async () => {
     const privateKey = await idp.otherKey();
     const response = await handleStartRelease(request('POST', '/api/releases', { body: { endpoint: 'regression', model: { name: 'm', version: '1' } }, headers: { authorization: `Bearer ${await idp.token({}, { key: privateKey })}` } }), api);
