@@ -17,6 +17,7 @@ import { appSettingsFromSim } from '../../sim/src/endpoints';
 import { ReleaseApiClient } from '../../src/cli/client';
 import { watchRelease } from '../../src/cli/watch';
 import type { ReleaseStatus } from '../../src/contracts/phases';
+import { Logger } from '../../src/observability/log';
 
 const root = join(__dirname, '../..');
 const enabled = process.env.PIPELINE_E2E !== '0' && existsSync(join(root, 'dist/devhost/cli.js')) && existsSync(join(root, 'dist/src/index.js'));
@@ -65,7 +66,8 @@ describeE2e('release end to end', () => {
     dir = mkdtempSync(join(tmpdir(), 'pipeline-e2e-'));
     // Stable takes 2 GPUs, the canary 1 and the surge pod of stable's rolling update 1.
     const pools = defaultNodePools().map((p) => (p.name === 'gpu' ? { ...p, count: 4 } : p));
-    sim = await startSim({ stateDir: join(dir, 'sim'), pools, scrapeIntervalSeconds: 2, podReadyDelayMs: 1000, onProgress: () => undefined });
+    const quiet = new Logger({ debug: () => undefined, info: () => undefined, warn: () => undefined, error: (...args: unknown[]) => output.push(args.map(String).join(' ')) });
+    sim = await startSim({ stateDir: join(dir, 'sim'), pools, scrapeIntervalSeconds: 2, podReadyDelayMs: 1000, logger: quiet, onProgress: () => undefined });
     const policyFile = join(dir, 'policy.yaml');
     writeFileSync(policyFile, testPolicy());
     const sample = (JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> }).Values;
@@ -121,7 +123,8 @@ describeE2e('release end to end', () => {
   test('healthy canary is promoted', async () => {
     const status = await releaseVersion('20');
     expect(status.phase).toBe('Succeeded');
-    expect(status.stableOrigin).toBe('existing');
+    // The stable-origin annotation keeps saying how the endpoint first got its stable.
+    expect(status.stableOrigin).toBe('deployed');
     expect(status.lastAnalysis?.verdict).toBe('pass');
     const successRate = status.lastAnalysis?.checks.find((c) => c.name === 'success-rate');
     expect(successRate?.value).toBeGreaterThanOrEqual(0.99);
@@ -139,5 +142,13 @@ describeE2e('release end to end', () => {
     expect(status.failedChecks).toBeGreaterThanOrEqual(1);
     expect(await kube.deployment('regression-server-canary')).toBeUndefined();
     expect(await kube.deployment('regression-server')).toEqual(before);
+  }, 300000);
+
+  test('latency regression names the percentile', async () => {
+    await setCanaryScenario('latency-regression');
+    const status = await releaseVersion('22');
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toMatch(/latency-p99 \d+(\.\d+)? outside <= 250 ms/);
+    expect(await kube.deployment('regression-server-canary')).toBeUndefined();
   }, 300000);
 });
