@@ -7,7 +7,7 @@
 // commit (status read only), "ignored" pushes a branch the policy does not
 // list (no Durable call). Writes bench/results/intake.json.
 //
-// Usage: npm run build && node scripts/bench/intake.js [--seconds 10] [--connections 16]
+// Usage: npm run build && node scripts/bench/intake.js [--seconds 10] [--connections 8]
 'use strict';
 
 const { once } = require('node:events');
@@ -27,7 +27,7 @@ function option(name, fallback) {
 
 async function main() {
   const seconds = option('seconds', 10);
-  const connections = option('connections', 16);
+  const connections = option('connections', 8);
   const warmupSeconds = 1;
 
   const { HttpRequest } = require('@azure/functions');
