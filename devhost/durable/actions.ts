@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 
 import type { DurableEngine, EngineState, InstanceRow } from './engine';
 import { failureEvent } from './engine';
-import { ActionType, actionSignature, consumesTaskId, EventType, type HistoryEvent, type OrchestratorAction, unwrapStringInput } from './protocol';
+import { ActionType, actionSignature, consumesTaskId, EventType, type HistoryEvent, nextTimerStepMs, type OrchestratorAction, unwrapStringInput } from './protocol';
 
 /** The part of a turn that actions write to. */
 export interface TurnWork {
@@ -18,6 +18,7 @@ export interface TurnWork {
   readonly nowIso: string;
   event(type: number, fields: Record<string, unknown>, eventId?: number): HistoryEvent;
   startSubOrchestration(taskId: number, name: string, requestedId: string | undefined, input: unknown): HistoryEvent;
+  scheduleTimer(id: number, dueMs: number, finalMs: number, actionId: number, events: HistoryEvent[]): void;
   fail(message: string): void;
 }
 
@@ -45,10 +46,13 @@ export function applyAction(turn: TurnWork, action: OrchestratorAction): void {
       return;
     }
     case ActionType.CreateTimer: {
-      const fireAt = action.fireAt ?? turn.nowIso;
-      turn.appended.push(turn.event(EventType.TimerCreated, { FireAt: fireAt }, id));
-      if (action.isCanceled) return;
-      turn.deferred.push(() => turn.engine.postMessage(instanceId, { kind: 'event', event: turn.event(EventType.TimerFired, { TimerId: id, FireAt: fireAt }) }, Date.parse(fireAt), id));
+      const finalMs = Date.parse(action.fireAt ?? turn.nowIso);
+      if (action.isCanceled) {
+        turn.appended.push(turn.event(EventType.TimerCreated, { FireAt: new Date(finalMs).toISOString() }, id));
+        return;
+      }
+      // A long timer's first step takes this action's id; later steps take ids without actions.
+      turn.scheduleTimer(id, nextTimerStepMs(Date.parse(turn.nowIso), finalMs), finalMs, id, turn.appended);
       return;
     }
     case ActionType.CallEntity:

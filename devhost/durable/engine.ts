@@ -13,7 +13,7 @@ import type { RegisteredFunction } from '../core';
 import { decodeTypedData, type InvocationInput, type InvocationResult, jsonData } from '../invoke';
 import { transaction } from '../store';
 import { applyAction, type TurnWork } from './actions';
-import { ActionType, actionSignature, EventType, flattenActions, type HistoryEvent, type OrchestratorState, retryDelayMs, type RetryOptions, terminalStatuses } from './protocol';
+import { ActionType, actionSignature, EventType, flattenActions, type HistoryEvent, longRunningTimerInterval, maximumShortTimerDuration, nextTimerStepMs, type OrchestratorState, retryDelayMs, type RetryOptions, terminalStatuses } from './protocol';
 
 /** Host services the engine uses: function lookup, logged invocation and error logging. */
 export interface EngineHost {
@@ -45,6 +45,8 @@ export interface EngineState {
   actions: { sig: string; id: number; canceled?: boolean }[];
   retries: Record<string, RetryState>;
   retryTimers: Record<string, RetryState>;
+  /** Pending sub-timers of timers longer than maximumShortTimerDuration, by sub-timer id. */
+  longTimers?: Record<string, { finalMs: number; actionId: number }>;
 }
 
 export type InboxMessage =
@@ -88,7 +90,7 @@ export interface EntityRequest {
 }
 
 export function newEngineState(): EngineState {
-  return { nextId: 0, actions: [], retries: {}, retryTimers: {} };
+  return { nextId: 0, actions: [], retries: {}, retryTimers: {}, longTimers: {} };
 }
 
 /** Parses `@name@key` into its lower-cased name and key. */
@@ -322,9 +324,9 @@ export class DurableEngine {
       parentInstanceId: turn.row.parent_instance_id,
       upperSchemaVersion: 1,
       upperSchemaVersionNew: 2,
-      // Timers longer than this would be split by durable-functions into sub-timers the host must track; ten years avoids that.
-      maximumShortTimerDuration: '3650.00:00:00',
-      longRunningTimerIntervalDuration: '3.00:00:00',
+      // The extension's defaults: durable-functions splits longer timers into steps, which the host tracks.
+      maximumShortTimerDuration: maximumShortTimerDuration.text,
+      longRunningTimerIntervalDuration: longRunningTimerInterval.text,
       defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
     };
     const result = await this.host.run(fn, { trigger: jsonData(payload) }, { instanceId: turn.row.instance_id });
@@ -530,8 +532,8 @@ export class Turn implements TurnWork {
         forOrchestrator = true;
         continue;
       }
-      // A retry failure or retry timer makes durable-functions take a task id as soon as it reads the event.
-      // Starting a new episode there keeps the host's id counter in step with the library's.
+      // A retry failure, retry timer or long-timer step makes durable-functions take a task id as soon as it
+      // reads the event. Starting a new episode there keeps the host's id counter in step with the library's.
       const retryKey = this.retryKey(message.event);
       if (retryKey && forOrchestrator) break;
       this.consumed.push(id);
@@ -546,15 +548,45 @@ export class Turn implements TurnWork {
       }
       if (retryKey === 'failure') this.scheduleRetryTimer(message.event);
       if (retryKey === 'timer') this.retryAfterTimer(message.event);
+      if (retryKey === 'longTimer') {
+        this.continueLongTimer(message.event);
+        // The library decides on the next step with this episode's start time, so no later event may move it.
+        break;
+      }
     }
     return forOrchestrator && this.status !== 'Suspended';
   }
 
-  private retryKey(event: HistoryEvent): 'failure' | 'timer' | undefined {
+  private retryKey(event: HistoryEvent): 'failure' | 'timer' | 'longTimer' | undefined {
     const isFailure = event.EventType === EventType.TaskFailed || event.EventType === EventType.SubOrchestrationInstanceFailed;
     if (isFailure && this.state.retries[String(event.TaskScheduledId)]) return 'failure';
     if (event.EventType === EventType.TimerFired && this.state.retryTimers[String(event.TimerId)]) return 'timer';
+    if (event.EventType === EventType.TimerFired && this.state.longTimers?.[String(event.TimerId)]) return 'longTimer';
     return undefined;
+  }
+
+  /** Schedules the next sub-timer of a long timer, as durable-functions' LongTimerTask expects. */
+  private continueLongTimer(event: HistoryEvent): void {
+    const longTimers = (this.state.longTimers ??= {});
+    const key = String(event.TimerId);
+    const long = longTimers[key];
+    if (!long) return;
+    delete longTimers[key];
+    const nowMs = Date.parse(this.nowIso);
+    if (long.finalMs <= nowMs) return;
+    const timerId = this.state.nextId++;
+    this.scheduleTimer(timerId, nextTimerStepMs(nowMs, long.finalMs), long.finalMs, long.actionId, this.newEvents);
+  }
+
+  /**
+   * Appends TimerCreated and queues TimerFired for the timer `id` due at `dueMs`. A timer whose final
+   * time is further than maximumShortTimerDuration is tracked as a long timer with more steps to come.
+   */
+  scheduleTimer(id: number, dueMs: number, finalMs: number, actionId: number, events: HistoryEvent[]): void {
+    const fireAt = new Date(dueMs).toISOString();
+    events.push(this.event(EventType.TimerCreated, { FireAt: fireAt }, id));
+    if (dueMs < finalMs) (this.state.longTimers ??= {})[String(id)] = { finalMs, actionId };
+    this.deferred.push(() => this.engine.postMessage(this.row.instance_id, { kind: 'event', event: this.event(EventType.TimerFired, { TimerId: id, FireAt: fireAt }) }, dueMs, id));
   }
 
   /** After every failed attempt durable-functions waits for a timer, even after the last attempt. */
@@ -660,7 +692,14 @@ export class Turn implements TurnWork {
       const known = this.state.actions[index];
       if (!known || known.canceled || action.actionType !== ActionType.CreateTimer || !action.isCanceled) return;
       known.canceled = true;
-      this.deferred.push(() => this.engine.sql('DELETE FROM inbox WHERE instance_id = ? AND timer_id = ?').run(this.row.instance_id, known.id));
+      const timerIds = [known.id];
+      for (const [id, long] of Object.entries(this.state.longTimers ?? {})) {
+        if (long.actionId !== known.id) continue;
+        timerIds.push(Number(id));
+        delete this.state.longTimers?.[id];
+      }
+      const remove = this.engine.sql('DELETE FROM inbox WHERE instance_id = ? AND timer_id = ?');
+      this.deferred.push(() => timerIds.forEach((timerId) => remove.run(this.row.instance_id, timerId)));
     });
   }
 

@@ -133,4 +133,14 @@ export function retryDelayMs(options: RetryOptions, attempt: number): number {
   return max !== undefined && max > 0 ? Math.min(delay, max) : delay;
 }
 
+/** Timers further away than this are split into steps (the extension's default, 6 days). */
+export const maximumShortTimerDuration = { text: '6.00:00:00', ms: 6 * 86_400_000 };
+/** Length of each step of a split timer (the extension's default, 3 days). */
+export const longRunningTimerInterval = { text: '3.00:00:00', ms: 3 * 86_400_000 };
+
+/** Due time of the next step toward `finalMs`, computed as durable-functions' LongTimerTask does. */
+export function nextTimerStepMs(nowMs: number, finalMs: number): number {
+  return finalMs - nowMs > maximumShortTimerDuration.ms ? nowMs + longRunningTimerInterval.ms : finalMs;
+}
+
 export const terminalStatuses = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);

@@ -88,6 +88,19 @@ describe('durable engine', () => {
     expect(status.customStatus).toEqual({ phase: 'timedOut' });
   });
 
+  test('long timer waits in steps', async () => {
+    const id = await startOrchestration(host, 'longTimer');
+    const status = await waitForStatus(host, id);
+    expect(status.runtimeStatus).toBe('Completed');
+    const output = status.output as { echoed: unknown; waitedMs: number };
+    expect(output.echoed).toEqual({ echoed: 'after' });
+    expect(output.waitedMs).toBeGreaterThanOrEqual(10 * 86_400_000);
+    // Steps at +3 and +6 days, then the final step; each takes a task id without an action.
+    expect(scheduledIds(status.historyEvents)).toEqual(['TimerCreated:0', 'TimerCreated:1', 'TimerCreated:2', 'TaskScheduled:3']);
+    const fired = (status.historyEvents ?? []).filter((e) => e.EventType === 'TimerFired').map((e) => e.TimerId);
+    expect(fired).toEqual([0, 1, 2]);
+  });
+
   test('continue-as-new restarts with new input', async () => {
     const id = await startOrchestration(host, 'loop', 0);
     const status = await waitForStatus(host, id);

@@ -36,6 +36,15 @@ describe('durable http api', () => {
     expect(done.body).toMatchObject({ runtimeStatus: 'Completed', output: { decision: 'yes' }, customStatus: { phase: 'approved' } });
   });
 
+  test('event beats a long timer', async () => {
+    const id = await startOrchestration(host, 'approvalGate', { minutes: 10 * 24 * 60 }, 'long-gate');
+    await waitForStatus(host, id, (s) => s.runtimeStatus === 'Running');
+    expect((await postJson(`${api()}/instances/${id}/raiseEvent/approval`, 'ship')).status).toBe(202);
+    const status = await waitForStatus(host, id);
+    expect(status.output).toMatchObject({ decision: 'ship' });
+    expect(status.historyEvents?.filter((e) => e.EventType === 'TimerFired')).toEqual([]);
+  });
+
   test('event on finished instance is 410', async () => {
     expect((await postJson(`${api()}/instances/api-start/raiseEvent/approval`, 'late')).status).toBe(410);
     expect((await request(`${api()}/instances/api-start/terminate?reason=late`, { method: 'POST' })).status).toBe(410);
@@ -83,8 +92,9 @@ describe('durable http api', () => {
     const token = first.headers.get('x-ms-continuation-token');
     expect((first.body as unknown[]).length).toBe(2);
     expect(token).toBe('2');
+    // Four instances exist at this point: api-start, long-gate, ctype and dup.
     const second = await request(`${api()}/instances/?top=2`, { headers: { 'x-ms-continuation-token': token ?? '' } });
-    expect((second.body as unknown[]).length).toBe(1);
+    expect((second.body as unknown[]).length).toBe(2);
     expect(second.headers.get('x-ms-continuation-token')).toBeNull();
   });
 

@@ -184,6 +184,14 @@ df.app.orchestration('approvalGate', function* (context) {
   return { decision: 'timeout', at: context.df.currentUtcDateTime.toISOString() };
 });
 
+// Ten days is longer than maximumShortTimerDuration, so durable-functions waits in three-day steps.
+df.app.orchestration('longTimer', function* (context) {
+  const started = context.df.currentUtcDateTime.getTime();
+  yield context.df.createTimer(new Date(started + 10 * 86_400_000));
+  const echoed = (yield context.df.callActivity('echo', 'after')) as unknown;
+  return { echoed, waitedMs: context.df.currentUtcDateTime.getTime() - started };
+});
+
 df.app.orchestration('loop', function* (context) {
   const n = context.df.getInput<number>() ?? 0;
   yield context.df.callActivity('noop', n);
