@@ -110,6 +110,14 @@ describe('event grid endpoint', () => {
     expect(seen.map((m) => (m.body as { id: string }).id)).toEqual(['batch-1', 'batch-2', 'batch-3']);
   });
 
+  test('single CloudEvent runs once', async () => {
+    const event = { specversion: '1.0', id: 'ce-1', type: 'Test.CloudEvent', source: '/test', time: new Date().toISOString(), data: {} };
+    const response = await request(endpoint(), { method: 'POST', headers: { 'aeg-event-type': 'Notification', 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(event) });
+    expect(response.status).toBe(202);
+    const seen = await waitFor(() => peek('queues/grid-seen'), (m) => m.some((x) => (x.body as { id: string }).id === 'ce-1'));
+    expect(seen.find((x) => (x.body as { id: string }).id === 'ce-1')?.body).toEqual({ id: 'ce-1', type: 'Test.CloudEvent' });
+  });
+
   test('one failed event fails the delivery', async () => {
     const events = [{ id: 'ok-1', eventType: 'Test.Event', data: {} }, { id: 'bad-1', eventType: 'Test.Event', data: { fail: true } }];
     const response = await request(endpoint(), { method: 'POST', headers: { 'aeg-event-type': 'Notification', 'content-type': 'application/json' }, body: JSON.stringify(events) });
