@@ -61,6 +61,8 @@ async function up(paths: Paths): Promise<number> {
     return 0;
   }
   mkdirSync(paths.stateDir, { recursive: true });
+  // A supervisor that died without cleaning up may have left a cluster and Prometheus running.
+  await removeLeftovers(paths);
 
   // The binary build runs in the foreground so that its progress shows here.
   const started = Date.now();
