@@ -165,6 +165,8 @@ export class DurableHttpApi {
         return this.control(row, { kind: 'suspend', reason });
       case 'resume':
         return this.control(row, { kind: 'resume', reason });
+      case 'restart':
+        return this.restart(request, row);
       case 'rewind':
         return { status: 501, body: { message: 'Rewind is not supported by devhost; start a new instance instead.' } };
       default:
@@ -176,6 +178,20 @@ export class DurableHttpApi {
     if (terminalStatuses.has(row.status)) return { status: 410, body: { message: `Instance '${row.instance_id}' is already ${row.status}.` } };
     this.engine.commit([row.instance_id], () => this.engine.postMessage(row.instance_id, message));
     return { status: 202 };
+  }
+
+  /** Starts the same orchestrator with the same input, under a new id unless restartWithNewInstanceId=false. */
+  private restart(request: WebRequest, row: InstanceRow): WebResponse {
+    const newId = request.url.searchParams.get('restartWithNewInstanceId') !== 'false';
+    const instanceId = newId ? randomUUID().replace(/-/g, '') : row.instance_id;
+    try {
+      this.engine.commit([instanceId], () => this.engine.createInstance(row.name, instanceId, parseJson(row.input)));
+    } catch (error) {
+      if (error instanceof InstanceExistsError) return { status: 409, body: { message: error.message } };
+      if (error instanceof OrchestratorNotFoundError) return badRequest(error.message);
+      throw error;
+    }
+    return this.checkStatusResponse(instanceId);
   }
 
   private raiseEvent(request: WebRequest, row: InstanceRow, eventName: string | undefined): WebResponse {

@@ -69,6 +69,18 @@ describe('durable http api', () => {
     expect(status.output).toBe('operator stop');
   });
 
+  test('restart reruns with the same input', async () => {
+    const response = await request(`${api()}/instances/api-start/restart`, { method: 'POST' });
+    expect(response.status).toBe(202);
+    const newId = (response.body as { id: string }).id;
+    expect(newId).not.toBe('api-start');
+    const status = await waitForStatus(host, newId, (s) => s.runtimeStatus === 'Running');
+    expect(status).toMatchObject({ name: 'approvalGate', input: { minutes: 60 } });
+    await request(`${api()}/instances/${newId}/terminate`, { method: 'POST' });
+    await waitForStatus(host, newId);
+    await request(`${api()}/instances/${newId}`, { method: 'DELETE' });
+  });
+
   test('unknown orchestrator is 400', async () => {
     expect((await request(`${api()}/orchestrators/doesNotExist`, { method: 'POST' })).status).toBe(400);
   });
