@@ -25,6 +25,26 @@ const describeE2e = enabled ? describe : describe.skip;
 
 /** Returns the local policy with one 50 % step and short bakes and windows, so that each release takes seconds. */
 function testPolicy(): string {
+  return `${localPolicyForTests()}
+  - name: gated
+    namespace: models
+    region: switzerlandnorth
+    deployment: gated-server
+    port: 8080
+    replicas: 1
+    build:
+      mode: mount
+      servingImage: contosocr.azurecr.io/serving/mlserver@sha256:c29d0892e72bbea11cad9f2098fdfab443033a54085b71cb4fd0f9570ca55571
+    resources: { gpu: 0, cpu: 500m, memory: 512Mi }
+    traffic: { provider: gateway-api, gateway: gateways/inference }
+    canary: { steps: [50], bake: 8s, progressDeadline: 40s, maxFailedChecks: 1 }
+    analysis: { window: 8s, successRate: { min: 0.99 }, latency: { percentile: 0.99, maxMs: 250 }, onInconclusive: rollback }
+    validation: { requiredTags: [area] }
+    approval: { required: true, timeout: 2m, onTimeout: rollback }
+`;
+}
+
+function localPolicyForTests(): string {
   return readFileSync(join(root, 'config/release-policy.local.yaml'), 'utf8')
     .replace('canary: { steps: [10, 50], bake: 20s, progressDeadline: 90s, maxFailedChecks: 1 }', 'canary: { steps: [50], bake: 8s, progressDeadline: 40s, maxFailedChecks: 1 }')
     .replace('window: 30s\n      successRate: { min: 0.99 }\n      latency: { percentile: 0.99, maxMs: 250 }\n      onInconclusive: pause', 'window: 8s\n      successRate: { min: 0.99 }\n      latency: { percentile: 0.99, maxMs: 250 }\n      onInconclusive: rollback');
@@ -100,10 +120,10 @@ describeE2e('release end to end', () => {
     expect([201, 409]).toContain(response.status);
   }
 
-  async function releaseVersion(version: string): Promise<ReleaseStatus> {
+  async function releaseVersion(version: string, endpoint = 'regression', onLine: (line: string, releaseId: string) => void = () => undefined): Promise<ReleaseStatus> {
     await registerModel(version);
-    const started = await api.start({ endpoint: 'regression', model: { name: 'sklearn_regression_model', version } });
-    const result = await watchRelease(api, started.releaseId, { intervalMs: 1000, timeoutMs: 240000, print: () => undefined });
+    const started = await api.start({ endpoint, model: { name: 'sklearn_regression_model', version } });
+    const result = await watchRelease(api, started.releaseId, { intervalMs: 1000, timeoutMs: 240000, print: (line) => onLine(line, started.releaseId) });
     if (!result.finished) throw new Error(`${result.reason}\n${output.slice(-30).join('\n')}`);
     return result.status;
   }
@@ -150,5 +170,46 @@ describeE2e('release end to end', () => {
     expect(status.phase).toBe('RolledBack');
     expect(status.reason).toMatch(/latency-p99 \d+(\.\d+)? outside <= 250 ms/);
     expect(await kube.deployment('regression-server-canary')).toBeUndefined();
+  }, 300000);
+
+  /** Sends an action once, when the watch prints a line that starts with `trigger`. */
+  function actWhen(trigger: string, action: 'approve' | 'reject' | 'abort', sent: Promise<unknown>[]): (line: string, releaseId: string) => void {
+    return (line, releaseId) => {
+      if (sent.length === 0 && line.startsWith(trigger)) sent.push(api.act(releaseId, action, `e2e ${action}`));
+    };
+  }
+
+  test('approval gate approve promotes', async () => {
+    // The endpoint's first release gives it a stable; it passes the gate only when it ran a canary.
+    const baselineSent: Promise<unknown>[] = [];
+    expect((await releaseVersion('29', 'gated', actWhen('phase AwaitingApproval', 'approve', baselineSent))).phase).toBe('Succeeded');
+    await Promise.all(baselineSent);
+
+    const sent: Promise<unknown>[] = [];
+    const status = await releaseVersion('30', 'gated', actWhen('phase AwaitingApproval', 'approve', sent));
+    await Promise.all(sent);
+    expect(sent).toHaveLength(1);
+    expect(status.phase).toBe('Succeeded');
+    expect(status.reason).toMatch(/^approved by .+: e2e approve$/);
+    expect(await kube.deployment('gated-server-canary')).toBeUndefined();
+  }, 300000);
+
+  test('approval gate reject rolls back', async () => {
+    const before = await kube.deployment('gated-server');
+    const sent: Promise<unknown>[] = [];
+    const status = await releaseVersion('31', 'gated', actWhen('phase AwaitingApproval', 'reject', sent));
+    await Promise.all(sent);
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toMatch(/^rejected by .+: e2e reject$/);
+    expect(await kube.deployment('gated-server')).toEqual(before);
+  }, 300000);
+
+  test('abort mid-canary cleans up', async () => {
+    const sent: Promise<unknown>[] = [];
+    const status = await releaseVersion('32', 'gated', actWhen('phase Progressing', 'abort', sent));
+    await Promise.all(sent);
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toMatch(/^aborted by .+: e2e abort$/);
+    expect(await kube.deployment('gated-server-canary')).toBeUndefined();
   }, 300000);
 });
