@@ -57,5 +57,5 @@ describe('durability', () => {
     for (const tag of status.output as string[]) expect(runs).toContain(tag);
     expect(runs.length).toBeGreaterThan(7);
     expect((await getStatus(host, id)).runtimeStatus).toBe('Completed');
-  });
+  }, 180000);
 });
