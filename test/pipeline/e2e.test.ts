@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import type { Devhost } from '../../devhost';
+import type { Devhost, DevhostOptions } from '../../devhost';
 import { startDevhost } from '../../devhost';
 import type { RunningSim } from '../../sim/src/sim';
 import { startSim } from '../../sim/src/sim';
@@ -80,6 +80,7 @@ describeE2e('release end to end', () => {
   let host: Devhost;
   let api: ReleaseApiClient;
   let kube: Kube;
+  let devhostOptions: DevhostOptions;
   const output: string[] = [];
 
   beforeAll(async () => {
@@ -91,14 +92,8 @@ describeE2e('release end to end', () => {
     const policyFile = join(dir, 'policy.yaml');
     writeFileSync(policyFile, testPolicy());
     const sample = (JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> }).Values;
-    host = await startDevhost({
-      appDir: root,
-      stateDir: join(dir, 'devhost'),
-      port: 0,
-      env: { ...sample, ...appSettingsFromSim(sim.endpoints), RELEASE_POLICY_FILE: policyFile },
-      onOutput: (line) => output.push(line),
-      startTimeoutMs: 60000,
-    });
+    devhostOptions = { appDir: root, stateDir: join(dir, 'devhost'), port: 0, env: { ...sample, ...appSettingsFromSim(sim.endpoints), RELEASE_POLICY_FILE: policyFile }, startTimeoutMs: 60000 };
+    host = await startDevhost({ ...devhostOptions, onOutput: (line) => output.push(line) });
     api = new ReleaseApiClient({ baseUrl: host.url });
     kube = await kubeOf(sim.endpoints.kubernetes.kubeconfigPath);
   }, 300000);
@@ -211,5 +206,48 @@ describeE2e('release end to end', () => {
     expect(status.phase).toBe('RolledBack');
     expect(status.reason).toMatch(/^aborted by .+: e2e abort$/);
     expect(await kube.deployment('gated-server-canary')).toBeUndefined();
+  }, 300000);
+
+  /** Lifecycle events the release published, read from the topic's tap subscription. */
+  async function publishedEvents(releaseId: string): Promise<{ kind: string; releaseId: string }[]> {
+    const url = new URL('/admin/devhost/servicebus/topics/release-events/subscriptions/$tap/messages?max=5000', host.url);
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    const messages = (await response.json()) as { body: unknown }[] | { messages: { body: unknown }[] };
+    const list = Array.isArray(messages) ? messages : messages.messages;
+    return list.map((m) => (typeof m.body === 'string' ? JSON.parse(m.body) : m.body) as { kind: string; releaseId: string }).filter((e) => e.releaseId === releaseId);
+  }
+
+  test('same event three times gives one release', async () => {
+    const event = readFileSync(join(root, 'config/samples/model-registered.eventgrid-schema.docs.json'), 'utf8');
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(new URL('/runtime/webhooks/eventgrid?functionName=modelRegistryEvents', host.url), { method: 'POST', headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' }, body: event });
+      statuses.push(response.status);
+    }
+    expect(statuses.every((s) => s < 300)).toBe(true);
+    // Version 20 of the corpus event was released above, so all three deliveries find that release.
+    const list = (await api.list('regression')) as { releases: { releaseId: string; request: { model?: { version: string } } }[] };
+    expect(list.releases.filter((r) => r.request.model?.version === '20')).toHaveLength(1);
+  }, 120000);
+
+  test('devhost killed mid-canary promotes once', async () => {
+    await setCanaryScenario('healthy');
+    await registerModel('23');
+    const started = await api.start({ endpoint: 'regression', model: { name: 'sklearn_regression_model', version: '23' } });
+    for (let i = 0; i < 120; i++) {
+      const view = await api.status(started.releaseId);
+      if (view.status?.phase === 'Progressing') break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    await host.kill();
+    host = await startDevhost({ ...devhostOptions, onOutput: (line) => output.push(line) });
+    api = new ReleaseApiClient({ baseUrl: host.url });
+
+    const result = await watchRelease(api, started.releaseId, { intervalMs: 1000, timeoutMs: 240000, print: () => undefined });
+    expect(result.finished && result.status.phase).toBe('Succeeded');
+    const promoted = (await publishedEvents(started.releaseId)).filter((e) => e.kind === 'promoted');
+    expect(promoted).toHaveLength(1);
+    expect(await kube.deployment('regression-server-canary')).toBeUndefined();
   }, 300000);
 });
