@@ -168,7 +168,7 @@ describeE2e('release end to end', () => {
   }, 300000);
 
   /** Sends an action once, when the watch prints a line that starts with `trigger`. */
-  function actWhen(trigger: string, action: 'approve' | 'reject' | 'abort', sent: Promise<unknown>[]): (line: string, releaseId: string) => void {
+  function actWhen(trigger: string, action: 'approve' | 'reject' | 'abort' | 'promote', sent: Promise<unknown>[]): (line: string, releaseId: string) => void {
     return (line, releaseId) => {
       if (sent.length === 0 && line.startsWith(trigger)) sent.push(api.act(releaseId, action, `e2e ${action}`));
     };
@@ -249,5 +249,29 @@ describeE2e('release end to end', () => {
     const promoted = (await publishedEvents(started.releaseId)).filter((e) => e.kind === 'promoted');
     expect(promoted).toHaveLength(1);
     expect(await kube.deployment('regression-server-canary')).toBeUndefined();
+  }, 300000);
+
+  test('manual promote skips remaining steps', async () => {
+    const sent: Promise<unknown>[] = [];
+    const status = await releaseVersion('33', 'gated', actWhen('phase Progressing', 'promote', sent));
+    await Promise.all(sent);
+    expect(status.phase).toBe('Succeeded');
+    expect(status.reason).toMatch(/^promoted by .+: e2e promote$/);
+    expect(await kube.deployment('gated-server-canary')).toBeUndefined();
+  }, 300000);
+
+  test('two models for one endpoint run in turn', async () => {
+    await registerModel('24');
+    await registerModel('25');
+    const first = await api.start({ endpoint: 'regression', model: { name: 'sklearn_regression_model', version: '24' } });
+    const second = await api.start({ endpoint: 'regression', model: { name: 'sklearn_regression_model', version: '25' } });
+    const secondPhases: string[] = [];
+    const [a, b] = await Promise.all([
+      watchRelease(api, first.releaseId, { intervalMs: 1000, timeoutMs: 240000, print: () => undefined }),
+      watchRelease(api, second.releaseId, { intervalMs: 500, timeoutMs: 240000, print: (line) => secondPhases.push(line) }),
+    ]);
+    expect(a.finished && a.status.phase).toBe('Succeeded');
+    expect(b.finished && b.status.phase).toBe('Succeeded');
+    expect(secondPhases.some((line) => line.includes('number 1 in the queue'))).toBe(true);
   }, 300000);
 });
