@@ -128,12 +128,14 @@ export function clusterActivityHandlers(deps: ClusterDeps): Handlers {
     if (found.deployment) {
       const origin = await markOrigin(target, found.name, found.deployment);
       await ensureStableService(target, found.deployment, origin);
-      return { origin, stableImage: servingContainerOf(found.deployment)?.image ?? '' };
+      // A rerun of this activity finds the stable it created itself: the release-id annotation tells.
+      const created = origin === 'deployed' && found.deployment.metadata?.annotations?.[annotationKeys.releaseId] === target.releaseId;
+      return { origin, stableImage: servingContainerOf(found.deployment)?.image ?? '', created };
     }
     requireDigest(image, target);
     const deployment = await kube.apply(buildDeployment(target, { track: 'stable', name: target.stableDeployment, image, replicas: target.replicas, origin: 'deployed' }));
     await ensureStableService(target, deployment, 'deployed');
-    return { origin: 'deployed', stableImage: image };
+    return { origin: 'deployed', stableImage: image, created: true };
   }
 
   /** Records adoption on the Deployment so that a second run returns the same origin. */

@@ -21,17 +21,33 @@ function machine() {
   return { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30) };
 }
 
-/** Parses the JSON a bench printed: the whole output, its last line, or the last block that starts with "{" at a line start. */
+/** Whether a parsed line is a structured log line (level + message), not a bench result. */
+function isLogLine(value) {
+  return value !== null && typeof value === 'object' && 'level' in value && 'message' in value;
+}
+
+/**
+ * Parses the JSON a bench printed: the whole output, or else the last line or
+ * block starting with "{" that is not a log line. Benches that start sim print
+ * its shutdown log after their result, so the last line alone is not enough.
+ */
 function lastJson(stdout) {
-  const candidates = [stdout, stdout.split('\n').at(-1) ?? ''];
-  const block = stdout.lastIndexOf('\n{');
-  if (block >= 0) candidates.push(stdout.slice(block + 1));
-  for (const text of candidates) {
+  const tryParse = (text) => {
     try {
       return JSON.parse(text);
     } catch {
-      // not this one
+      return undefined;
     }
+  };
+  const whole = tryParse(stdout);
+  if (whole !== undefined && !isLogLine(whole)) return whole;
+  const lines = stdout.split('\n');
+  for (let i = lines.length - 1; i >= 0; i -= 1) {
+    if (!lines[i].startsWith('{')) continue;
+    const single = tryParse(lines[i]);
+    if (single !== undefined && !isLogLine(single)) return single;
+    const block = tryParse(lines.slice(i).join('\n'));
+    if (block !== undefined && !isLogLine(block)) return block;
   }
   return undefined;
 }

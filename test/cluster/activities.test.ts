@@ -72,7 +72,7 @@ describe('gateway-api release', () => {
   });
 
   test('ensureStable deploys stable', async () => {
-    expect(await twice(target, () => fixture.handlers.ensureStable({ target, image: imageV1 }))).toEqual({ origin: 'deployed', stableImage: imageV1 });
+    expect(await twice(target, () => fixture.handlers.ensureStable({ target, image: imageV1 }))).toEqual({ origin: 'deployed', stableImage: imageV1, created: true });
     await waitForRollout(fixture, target, 'stable', (s) => s.ready);
     expect((await service(target, 'sentiment'))?.spec?.selector).toEqual({ [labelKeys.endpoint]: 'sentiment', [labelKeys.track]: 'stable' });
   });
@@ -107,7 +107,8 @@ describe('gateway-api release', () => {
     expect(await deployment(target, 'sentiment-canary')).toBeUndefined();
     expect(await service(target, 'sentiment-canary')).toBeUndefined();
     expect(await new GatewayApiRouter(fixture.kube).readWeights(target)).toEqual({ stable: 100, canary: 0 });
-    expect(await fixture.handlers.ensureStable({ target, image: imageV1 })).toEqual({ origin: 'deployed', stableImage: imageV2 });
+    const nextRelease = { ...target, releaseId: `${target.releaseId}-next` };
+    expect(await fixture.handlers.ensureStable({ target: nextRelease, image: imageV1 })).toEqual({ origin: 'deployed', stableImage: imageV2, created: false });
   });
 });
 
@@ -144,7 +145,7 @@ describe('nginx rollback of adopted stable', () => {
   });
 
   test('ensureStable adopts named deployment', async () => {
-    expect(await twice(target, () => fixture.handlers.ensureStable({ target, image: imageV1 }))).toEqual({ origin: 'adopted', stableImage: webImage });
+    expect(await twice(target, () => fixture.handlers.ensureStable({ target, image: imageV1 }))).toEqual({ origin: 'adopted', stableImage: webImage, created: false });
   });
 
   test('canary ingress carries weight', async () => {

@@ -132,7 +132,10 @@ describeE2e('release end to end', () => {
     const status = await releaseVersion('19');
     expect(status.phase).toBe('Succeeded');
     expect(status.stableOrigin).toBe('deployed');
+    // Nothing to compare a canary with, so stable was deployed with the new image and no analysis ran.
+    expect(status.lastAnalysis).toBeUndefined();
     expect(await kube.deployment('regression-server')).toBeDefined();
+    expect(await kube.deployment('regression-server-canary')).toBeUndefined();
   }, 300000);
 
   test('healthy canary is promoted', async () => {
