@@ -35,7 +35,7 @@ const gpuScheduling = `scheduling:
 
 /**
  * Two endpoints. `tight` takes one GPU and 3 of the 4 CPUs of a GPU node, so
- * a GPU node whose CPUs other pods hold passes the GPU preflight yet cannot
+ * a GPU node whose CPUs other pods use passes the GPU preflight yet cannot
  * take the canary. `baked` bakes its image and also lists its own build
  * repository as an image trigger, so only the ledger's record of the build
  * keeps the build's push event from starting another release.
@@ -84,7 +84,7 @@ interface DeploymentView {
 
 interface Kube {
   deployment(name: string, namespace?: string): Promise<DeploymentView | undefined>;
-  /** Creates a Deployment of `replicas` pods that hold 3 CPUs each on GPU nodes and no GPU. */
+  /** Creates a Deployment of `replicas` pods that request 3 CPUs each on GPU nodes and no GPU. */
   createCpuHog(name: string, replicas: number): Promise<void>;
   deleteDeployment(name: string, namespace?: string): Promise<void>;
 }
@@ -218,12 +218,23 @@ describeE2e('release end to end: scheduling and bake', () => {
     return (await response.json()) as EndpointLedgerState;
   }
 
-  /** Ids of every orchestration instance in devhost, sorted; entities are left out. */
+  /** Returns the sorted ids of every orchestration instance in devhost, without entities. */
   async function orchestrationIds(): Promise<string[]> {
     const response = await fetch(new URL('/durabletask/instances/?top=1000', started().host.url));
     expect(response.status).toBe(200);
     const instances = (await response.json()) as { instanceId: string }[];
     return instances.map((i) => i.instanceId).filter((id) => !id.startsWith('@')).sort();
+  }
+
+  /** Delivers an ImagePushed event of the build repository, shaped as the captured fixture; returns its id. */
+  async function pushEvent(tag: string, digest: string): Promise<string> {
+    const fixture = JSON.parse(readFileSync(join(root, 'test/fixtures/acr/image-pushed.eventgrid-schema.captured.rest-specs.json'), 'utf8')) as { data: { target: Record<string, unknown> } };
+    const id = randomUUID();
+    const event = { ...fixture, id, subject: `${bakeRepository}:${tag}`, data: { ...fixture.data, id, target: { ...fixture.data.target, repository: bakeRepository, tag, digest } } };
+    const url = new URL('/runtime/webhooks/eventgrid?functionName=containerRegistryEvents', started().host.url);
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' }, body: JSON.stringify([event]) });
+    expect(response.status).toBeLessThan(300);
+    return id;
   }
 
   test('unschedulable canary rolls back at the deadline', async () => {
@@ -232,7 +243,7 @@ describeE2e('release end to end: scheduling and bake', () => {
     const before = await kube.deployment('tight-server');
     expect(before?.readyReplicas).toBe(1);
 
-    // Other work holds the CPUs of the two GPU nodes that stable left free, but none of their GPUs.
+    // Other pods take the CPUs of the two GPU nodes that stable left free, but none of their GPUs.
     await kube.createCpuHog('gpu-batch', 2);
     try {
       await until('the CPU hogs to run', async () => ((await kube.deployment('gpu-batch', 'default'))?.readyReplicas === 2 ? true : undefined), 60000);
@@ -279,15 +290,11 @@ describeE2e('release end to end: scheduling and bake', () => {
     expect(ledger.builtDigests[digest]).toBe(status.releaseId);
     expect(ledger.builtDigests[firstDigest]).toBe(first.releaseId);
 
-    const fixture = JSON.parse(readFileSync(join(root, 'test/fixtures/acr/image-pushed.eventgrid-schema.captured.rest-specs.json'), 'utf8')) as { id: string; subject: string; data: { id: string; target: Record<string, unknown> } };
-    const deliveryId = randomUUID();
-    const event = { ...fixture, id: deliveryId, subject: `${bakeRepository}:${status.releaseId}`, data: { ...fixture.data, id: deliveryId, target: { ...fixture.data.target, repository: bakeRepository, tag: status.releaseId, digest } } };
     const releasesBefore = ((await api.list('baked')) as { releases: unknown[] }).releases.length;
     const instancesBefore = await orchestrationIds();
-    const response = await fetch(new URL('/runtime/webhooks/eventgrid?functionName=containerRegistryEvents', started().host.url), { method: 'POST', headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' }, body: JSON.stringify([event]) });
-    expect(response.status).toBeLessThan(300);
+    const deliveryId = await pushEvent(status.releaseId, digest);
 
-    // The push is recorded through an entity signal, which runs after the webhook answers.
+    // The push is recorded through an entity signal, which runs after the webhook returns.
     const recorded = await until('the push on the ledger', async () => (await readLedger('baked')).recordedPushes.find((p) => p.deliveryId === deliveryId), 30000);
     expect(recorded).toMatchObject({ digest, releaseId: status.releaseId, tag: status.releaseId });
     const after = (await api.list('baked')) as { releases: { releaseId: string; state: string }[] };
@@ -295,5 +302,14 @@ describeE2e('release end to end: scheduling and bake', () => {
     expect(after.releases.filter((r) => r.state !== 'finished')).toEqual([]);
     // A started release would exist as an instance at once, before it reaches the ledger.
     expect(await orchestrationIds()).toEqual(instancesBefore);
+
+    // Control: a push of a digest no release built does start one through the image trigger.
+    await pushEvent('manual', `sha256:${'c3'.repeat(32)}`);
+    const added = (await orchestrationIds()).filter((id) => !instancesBefore.includes(id));
+    expect(added).toHaveLength(1);
+    const unbuilt = await watchRelease(api, added[0] ?? '', { intervalMs: 1000, timeoutMs: 120000, print: () => undefined });
+    // The sim's registry never received that digest, so verification rejects the release.
+    expect(unbuilt.finished).toBe(true);
+    expect(unbuilt.finished && unbuilt.status.phase).toBe('Rejected');
   }, 300000);
 });
