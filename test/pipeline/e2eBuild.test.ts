@@ -203,6 +203,16 @@ describeE2e('release end to end: scheduling and bake', () => {
     expect([201, 409]).toContain(response.status);
   }
 
+  /** Returns the tags of a model version as the ARM simulator stores them. */
+  async function modelTags(version: string): Promise<Record<string, string>> {
+    const { azureControl, azureml } = started().sim.endpoints;
+    const url = new URL(`/azureml/workspaces/${azureml.workspace}/models/sklearn_regression_model/versions/${version}`, azureControl?.url);
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { properties?: { tags?: Record<string, string> } };
+    return body.properties?.tags ?? {};
+  }
+
   async function releaseVersion(version: string, endpoint: string, onLine: (line: string, releaseId: string) => void = () => undefined): Promise<ReleaseStatus & { releaseId: string }> {
     await registerModel(version);
     const start = await api.start({ endpoint, model: { name: 'sklearn_regression_model', version } });
@@ -256,6 +266,9 @@ describeE2e('release end to end: scheduling and bake', () => {
       expect(status.reason).toMatch(/is unschedulable: 0\/\d+ nodes are available: .*Insufficient cpu/);
       expect(await kube.deployment('tight-server-canary')).toBeUndefined();
       expect(await kube.deployment('tight-server')).toEqual(before);
+      const tags = await modelTags('41');
+      expect(tags['release.aksmlops.dev/state']).toBe('rolled-back');
+      expect(tags['release.aksmlops.dev/release-id']).toBe(status.releaseId);
     } finally {
       await kube.deleteDeployment('gpu-batch');
     }
