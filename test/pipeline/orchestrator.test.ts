@@ -94,7 +94,7 @@ describe('release orchestrator', () => {
     const slow: MetricScenario = () => ({ successRate: { kind: 'values', values: [1] }, latencyMs: { kind: 'values', values: [812.5] } });
     const { status } = await release({ metrics: slow });
     expect(status.phase).toBe('RolledBack');
-    expect(status.reason).toContain('latency-p99 812.5 outside <= 250 ms');
+    expect(status.reason).toContain('latency-p99 812.5 outside <= 300 ms');
     expect(status.canaryWeight).toBe(0);
   });
 
