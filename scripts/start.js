@@ -12,7 +12,7 @@
 'use strict';
 
 const { spawn, fork } = require('node:child_process');
-const { existsSync, readFileSync, writeFileSync, mkdirSync } = require('node:fs');
+const { createWriteStream, existsSync, readFileSync, writeFileSync, mkdirSync } = require('node:fs');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 
@@ -200,10 +200,11 @@ function startDevhost(settings, port, policyFile) {
   const child = fork(cli, [], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   const log = path.join(root, '.devhost', 'start.log');
   mkdirSync(path.dirname(log), { recursive: true });
-  const chunks = [];
-  child.stdout.on('data', (c) => chunks.push(c));
-  child.stderr.on('data', (c) => chunks.push(c));
-  const flush = () => writeFileSync(log, Buffer.concat(chunks));
+  // Stream the log to the file as it comes, so that `tail -f .devhost/start.log` follows a --keep run.
+  const logStream = createWriteStream(log);
+  child.stdout.pipe(logStream, { end: false });
+  child.stderr.pipe(logStream, { end: false });
+  const flush = () => logStream.write('');
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new StageError('devhost', `devhost did not report ready within 120 s; its log is in ${path.relative(root, log)}`)), 120000);
     child.on('message', (message) => {

@@ -25,6 +25,22 @@ options:
 
 exit codes: 0 done (watch: the release succeeded), 1 the release ended otherwise, 2 usage or API error`;
 
+/** One row of `GET /api/releases`. */
+interface ListedRelease {
+  releaseId: string;
+  endpoint: string;
+  state: string;
+  phase: string;
+  updatedAt: string;
+  reason?: string;
+}
+
+/** Formats one release of `mlrelease list` as a line: id, endpoint, state, phase, time, reason. */
+export function listLine(release: ListedRelease): string {
+  const columns = [release.releaseId, release.endpoint, release.state, release.phase, release.updatedAt];
+  return release.reason ? `${columns.join('  ')}  ${release.reason}` : columns.join('  ');
+}
+
 export interface CliIo {
   out: (line: string) => void;
   err: (line: string) => void;
@@ -81,9 +97,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         io.out(values.json ? JSON.stringify(started) : `release ${started.releaseId}: ${started.outcome}`);
         return values.watch ? await watch(started.releaseId) : 0;
       }
-      case 'list':
-        io.out(JSON.stringify(await api.list(values.endpoint, values.status), null, 2));
+      case 'list': {
+        const listed = (await api.list(values.endpoint, values.status)) as { releases?: ListedRelease[] } | undefined;
+        if (values.json || !Array.isArray(listed?.releases)) {
+          io.out(JSON.stringify(listed, null, 2));
+          return 0;
+        }
+        if (listed.releases.length === 0) io.out('no releases');
+        for (const release of listed.releases) io.out(listLine(release));
         return 0;
+      }
       case 'status': {
         const view = await api.status(requireId(id, command));
         if (values.json || !view.status) io.out(JSON.stringify(view, null, 2));

@@ -1,4 +1,4 @@
-import { runCli } from '../../src/cli/main';
+import { listLine, runCli } from '../../src/cli/main';
 import { analysisLine, progressBar, WatchRenderer } from '../../src/cli/render';
 import type { ReleaseStatus } from '../../src/contracts/phases';
 
@@ -38,6 +38,19 @@ function scriptedApi(statuses: ReleaseStatus[], calls: string[]): typeof fetch {
 }
 
 describe('command line', () => {
+  test('list prints one line per release', async () => {
+    const releases = [
+      { releaseId: 'rel-regression-aaa', endpoint: 'regression', state: 'running', phase: 'Progressing', updatedAt: '2026-12-04T10:00:00.000Z' },
+      { releaseId: 'rel-regression-bbb', endpoint: 'regression', state: 'finished', phase: 'RolledBack', updatedAt: '2026-12-04T09:00:00.000Z', reason: 'success-rate 0.75 outside >= 0.99' },
+    ];
+    const api = (): Promise<Response> => Promise.resolve(new Response(JSON.stringify({ endpoint: 'regression', releases }), { status: 200 }));
+    const out: string[] = [];
+    const code = await runCli(['list', '--endpoint', 'regression'], { out: (l) => out.push(l), err: () => undefined, env: {}, fetch: api });
+    expect(code).toBe(0);
+    expect(out).toEqual(releases.map(listLine));
+    expect(out[1]).toBe('rel-regression-bbb  regression  finished  RolledBack  2026-12-04T09:00:00.000Z  success-rate 0.75 outside >= 0.99');
+  });
+
   test('progress bar follows weight', () => {
     expect(progressBar({ canaryWeight: 50, step: 1, totalSteps: 2 }, 10)).toBe('[#####-----]  50 % canary, step 2/2');
     expect(progressBar({ canaryWeight: 0, step: -1, totalSteps: 3 }, 4)).toBe('[----]   0 % canary, step 0/3');
