@@ -99,12 +99,15 @@ export async function handleStartRelease(request: HttpRequest, deps: ReleaseApiD
   return jsonResponse(outcome.outcome === 'started' ? 202 : 200, { ...outcome, statusUrl }, { location: statusUrl });
 }
 
+/** The 400 answer for a release id that cannot be one, shared by every route that takes an id. */
+function malformedId(id: string): HttpResponseInit {
+  return problemResponse(400, `release id ${JSON.stringify(id)} is malformed`, [{ field: 'id', problem: 'does not look like a release id', expected: 'rel-<endpoint>-<24 hex digits>, as POST /api/releases and the webhooks return' }]);
+}
+
 /** `GET /api/releases/{id}`: the release's runtime status and its custom status (phase, weight, last analysis). */
 export async function handleGetRelease(request: HttpRequest, deps: ReleaseApiDeps): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
-  if (!releaseIdPattern.test(id)) {
-    return problemResponse(400, `release id ${JSON.stringify(id)} is malformed`, [{ field: 'id', problem: 'does not look like a release id', expected: 'rel-<endpoint>-<24 hex digits>, as POST /api/releases and the webhooks return' }]);
-  }
+  if (!releaseIdPattern.test(id)) return malformedId(id);
   const instance = await deps.starter.getRelease(id);
   if (!instance) return problemResponse(404, `release ${id} not found`, [{ field: 'id', problem: 'no release has this id', expected: 'an id from GET /api/releases?endpoint=<name>' }]);
   return jsonResponse(200, releaseView(instance));
@@ -165,13 +168,19 @@ export async function handleReleaseAction(request: HttpRequest, deps: ReleaseApi
   const body = actionBody.safeParse(json.value);
   if (!body.success) return problemResponse(400, 'action body is invalid', zodProblems(body.error.issues));
 
-  const instance = releaseIdPattern.test(id) ? await deps.starter.getRelease(id) : undefined;
-  if (!instance) return problemResponse(404, `release ${id} not found`, [{ field: 'id', problem: 'no release has this id', expected: 'an id from GET /api/releases?endpoint=<name>' }]);
+  if (!releaseIdPattern.test(id)) return malformedId(id);
+  const instance = await deps.starter.getRelease(id);
+  if (!instance) {
+    deps.log.warn('release action on unknown release', { releaseId: id, action, status: 404 });
+    return problemResponse(404, `release ${id} not found`, [{ field: 'id', problem: 'no release has this id', expected: 'an id from GET /api/releases?endpoint=<name>' }]);
+  }
   const phase = currentPhase(instance);
   const refusal = phase ? actionRefusal(action, phase) : `cannot ${action} a release whose instance is ${instance.runtimeStatus}`;
   if (refusal) {
     deps.log.info('release action refused', { releaseId: id, action, phase, status: 409, reason: refusal });
-    return problemResponse(409, refusal, [{ field: 'action', problem: refusal, expected: `an action allowed in phase ${phase ?? instance.runtimeStatus}` }]);
+    const allowed = phase ? releaseActions.filter((a) => actionRefusal(a, phase) === undefined) : [];
+    const expected = allowed.length > 0 ? `one of ${allowed.join(', ')}, the actions allowed in phase ${phase}` : `no action: the release is ${phase ?? instance.runtimeStatus} and takes none`;
+    return problemResponse(409, refusal, [{ field: 'action', problem: refusal, expected }]);
   }
 
   const event: ReleaseActionEvent = { action, actor: actor.actor, requestedAt: receivedAt(deps) };

@@ -287,6 +287,7 @@ describe('POST /api/releases/{id}/{action}', () => {
 
     expect(response.status).toBe(409);
     expect(body<{ error: string }>(response).error).toBe('cannot approve a release in phase Progressing: approve is allowed only in AwaitingApproval');
+    expect(body<{ problems: { expected: string }[] }>(response).problems[0]?.expected).toBe('one of promote, rollback, abort, the actions allowed in phase Progressing');
     expect(h.server.events).toHaveLength(0);
   });
 
@@ -298,7 +299,15 @@ describe('POST /api/releases/{id}/{action}', () => {
   test('rollback after success gives 409', async () => {
     const releaseId = await startedModelRelease();
     h.server.setStatus(releaseId, 'Completed', { releaseId, endpoint: 'regression', phase: 'Succeeded' });
-    expect((await act(releaseId, 'rollback')).status).toBe(409);
+    const response = await act(releaseId, 'rollback');
+    expect(response.status).toBe(409);
+    expect(body<{ problems: { expected: string }[] }>(response).problems[0]?.expected).toBe('no action: the release is Succeeded and takes none');
+  });
+
+  test('malformed id gives 400 like GET', async () => {
+    const response = await act('rel-does-not-exist', 'approve');
+    expect(response.status).toBe(400);
+    expect(body<{ error: string }>(response).error).toBe('release id "rel-does-not-exist" is malformed');
   });
 
   test('unknown release gives 404', async () => {
