@@ -4,14 +4,14 @@
  * back or skip.
  */
 
-/** What was wrong with an input, on which field, and what to send instead. */
+/** Problem with one input field, and the value to send instead. */
 export interface InputProblem {
   field: string;
   problem: string;
   expected: string;
 }
 
-/** Bad input from a caller: answer 4xx, never retry. */
+/** Invalid input from a caller: return 4xx and never retry. */
 export class InvalidInputError extends Error {
   override name = 'InvalidInputError';
   constructor(
@@ -38,7 +38,7 @@ export class SkipError extends Error {
   override name = 'SkipError';
 }
 
-/** An action that the release's current phase does not allow: answer 409 with the reason. */
+/** Action that the release's current phase does not allow: return 409 with the reason. */
 export class ConflictError extends Error {
   override name = 'ConflictError';
 }

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The file through which sim tells the app, devhost and tests where everything
- * listens. `npm run sim:up` writes it to `<SIM_STATE_DIR>/endpoints.json`
+ * File in which sim publishes, for the app, devhost and tests, where every
+ * server listens. `npm run sim:up` writes it to `<SIM_STATE_DIR>/endpoints.json`
  * (default `.sim/endpoints.json` in the repository) and `sim:down` removes it.
  * Every URL is on loopback.
  */

@@ -2,19 +2,12 @@ import type { ModelVersion } from '@azure/arm-machinelearning';
 import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 
 import type { Settings } from '../config/settings';
+import type { ModelFacts } from '../release/validation';
 import { armClientOptions, azureCredential } from './credential';
 
-/** The fields of a model version that validation reads. */
-export interface ModelVersionInfo {
-  name: string;
-  version: string;
-  modelType?: string;
-  flavors: string[];
-  tags: Record<string, string>;
-  properties: Record<string, string>;
+/** Fields of a model version that validation reads, plus where its files are stored. */
+export interface ModelVersionInfo extends ModelFacts {
   modelUri?: string;
-  /** Region of the workspace that stores the model files. */
-  region?: string;
 }
 
 /** Tag that records what the release pipeline did with a model version. */

@@ -111,13 +111,14 @@ const endpointPolicy = z.object({
     .default({ nodeSelector: {}, tolerations: [], allowSpot: false }),
   traffic: z
     .object({
-      provider: z.enum(trafficProviders).default('gateway-api'),
+      /** Traffic provider; the DEFAULT_TRAFFIC_PROVIDER setting applies when the policy names none. */
+      provider: z.enum(trafficProviders).optional(),
       /** HTTPRoute name (gateway-api) or Ingress name (nginx); defaults to the endpoint name. */
       routeName: kubeName.optional(),
       /** Gateway that the HTTPRoute attaches to, as `namespace/name` or `name`. */
       gateway: z.string().optional(),
     })
-    .default({ provider: 'gateway-api' }),
+    .default({}),
   canary: z
     .object({
       /** Canary traffic weights in percent, ascending, each 1..99. */

@@ -26,7 +26,7 @@ export type ReleasePhase =
   | 'RolledBack'
   /** Terminal: validation refused the release before anything was deployed. */
   | 'Rejected'
-  /** Terminal: an unrecoverable error; the reason says what a person must check. */
+  /** Terminal: an unrecoverable error. The reason names what a person must check. */
   | 'Failed'
   /** Terminal: a newer request for the same endpoint replaced this queued one. */
   | 'Superseded';
@@ -46,7 +46,7 @@ export interface ReleaseActionEvent {
   requestedAt: string;
 }
 
-/** Phases in which each action makes sense; elsewhere the API answers 409 with the reason. */
+/** Phases in which each action is allowed; in any other phase the API returns 409 with the reason. */
 export const actionPhases: Record<ReleaseAction, readonly ReleasePhase[]> = {
   approve: ['AwaitingApproval'],
   reject: ['AwaitingApproval'],
@@ -86,7 +86,7 @@ export interface ReleaseStatus {
   lastAnalysis?: AnalysisSummary;
   /** Image by digest that this release rolls out, once known. */
   image?: string;
-  /** How the first release to an endpoint obtained its stable Deployment. */
+  /** Origin of the endpoint's stable Deployment on its first release. */
   stableOrigin?: 'existing' | 'adopted' | 'deployed';
   reason?: string;
   updatedAt: string;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-/** Where a release request came from. */
+/** Source of a release request. */
 export type ReleaseSource = 'azureml' | 'acr' | 'github' | 'azure-devops' | 'manual';
 
 /** A model version in an Azure ML workspace or registry. */
@@ -32,7 +32,7 @@ export interface GitRef {
   commit: string;
 }
 
-/** Who or what caused the request, recorded in the audit trail. */
+/** Person, service or event that caused the request, recorded in the audit trail. */
 export interface Actor {
   kind: 'event' | 'webhook' | 'user' | 'function-key';
   /** Principal name, user login or event source; never a secret. */
@@ -62,7 +62,7 @@ export interface ReleaseRequest {
   receivedAt: string;
 }
 
-/** What a release request identifies, without the delivery details. */
+/** Subject of a release request, without the delivery details. */
 export type ReleaseSubject = Pick<ReleaseRequest, 'source' | 'endpoint' | 'model' | 'image' | 'git'>;
 
 const digestPattern = /^sha256:[0-9a-f]{64}$/;

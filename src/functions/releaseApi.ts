@@ -99,7 +99,7 @@ export async function handleStartRelease(request: HttpRequest, deps: ReleaseApiD
   return jsonResponse(outcome.outcome === 'started' ? 202 : 200, { ...outcome, statusUrl }, { location: statusUrl });
 }
 
-/** The 400 answer for a release id that cannot be one, shared by every route that takes an id. */
+/** Builds the 400 response for a malformed release id; every route that takes an id uses it. */
 function malformedId(id: string): HttpResponseInit {
   return problemResponse(400, `release id ${JSON.stringify(id)} is malformed`, [{ field: 'id', problem: 'does not look like a release id', expected: 'rel-<endpoint>-<24 hex digits>, as POST /api/releases and the webhooks return' }]);
 }

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { type Logger, consoleLogger } from '../../../src/observability/log';
+import type { SimEndpoints } from '../endpoints';
 import { type IdentityRequestRecord, startIdentitySimulator } from '../identity/server';
 import { TokenAuthority } from '../identity/tokens';
 import { ScheduledEventsStore, startImdsSimulator } from '../imds/scheduledEvents';
@@ -54,14 +55,7 @@ export interface AzureSimulatorOptions {
 }
 
 /** Endpoints of the running simulators, shaped like the matching fields of SimEndpoints. */
-export interface AzureSimulators {
-  caCertPath: string;
-  identity: { endpoint: string; header: string };
-  arm: { endpoint: string; subscriptionId: string };
-  aks: { resourceGroup: string; clusterName: string };
-  azureml: { resourceGroup: string; workspace: string; region: string };
-  acr: { resourceGroup: string; name: string; loginServer: string; endpoint: string };
-  imds: { endpoint: string };
+export interface AzureSimulators extends Pick<SimEndpoints, 'caCertPath' | 'identity' | 'arm' | 'aks' | 'azureml' | 'acr' | 'imds'> {
   /** Plain-HTTP control API; see sim/azure-README.md. */
   control: { url: string };
   /** In-process access to what the control API serves, for tests in the same process. */
