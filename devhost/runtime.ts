@@ -44,8 +44,8 @@ export async function runDevhost(options: RuntimeOptions): Promise<RunningDevhos
   const appDir = path.resolve(options.appDir);
   applyAppSettings(appDir, options.env);
   const server = http.createServer();
-  // Node waits 300 s by default for a request body that never completes; a client that sends less
-  // than its Content-Length gets 408 after 30 s instead. Responses (long polls) are not limited by it.
+  // Node waits 300 s by default for a request body that never completes. With this limit a client that
+  // sends less than its Content-Length gets 408 after 30 s. Responses, long polls included, are not limited.
   server.requestTimeout = 30_000;
   const bindAddress = options.bindAddress ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
